@@ -1,0 +1,61 @@
+package commands
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/repairx/repairxctl/internal/ui"
+	"github.com/repairx/repairxctl/internal/version"
+)
+
+// VersionOptions are the inputs of `version`.
+type VersionOptions struct {
+	IO     *ui.IOStreams
+	Build  version.Info
+	Format func() (ui.Format, error)
+}
+
+func newVersionCmd(f *Factory, runF func(*VersionOptions) error) *cobra.Command {
+	opts := &VersionOptions{IO: f.IOStreams, Build: f.Build}
+	cmd := &cobra.Command{
+		Use:     "version",
+		Short:   "Print the version, commit, build date and Go version",
+		Args:    cobra.NoArgs,
+		GroupID: groupSetup,
+		Example: `  repairxctl version
+  repairxctl version -o json | jq -r .version`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Format = func() (ui.Format, error) {
+				cfg, err := f.Config()
+				if err != nil {
+					return "", err
+				}
+				p, err := f.Printer(cfg, ui.Table, ui.JSON, ui.YAML)
+				if err != nil {
+					return "", err
+				}
+				return p.Format, nil
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return versionRun(opts)
+		},
+	}
+	return cmd
+}
+
+func versionRun(opts *VersionOptions) error {
+	format, err := opts.Format()
+	if err != nil {
+		return err
+	}
+	p := &ui.Printer{IO: opts.IO, Format: format}
+	return p.Print(opts.Build, func(w io.Writer) error {
+		b := opts.Build
+		_, err := fmt.Fprintf(w, "repairxctl %s\ncommit:  %s\nbuilt:   %s\ngo:      %s %s\n", b.Version, b.Commit, b.Date, b.GoVersion, b.Platform)
+		return err
+	})
+}

@@ -1,0 +1,267 @@
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// isolate points every search path and XDG directory at an empty temp dir
+// and clears REPAIRX_* variables so the developer's own config can't leak in.
+func isolate(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	t.Setenv("HOME", dir)
+	t.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "config"))
+	t.Setenv("XDG_DATA_HOME", filepath.Join(dir, "data"))
+	for _, kv := range os.Environ() {
+		if name, _, _ := strings.Cut(kv, "="); strings.HasPrefix(name, EnvPrefix+"_") {
+			t.Setenv(name, "")
+			os.Unsetenv(name)
+		}
+	}
+	t.Chdir(dir)
+	return dir
+}
+
+func writeFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func flags(t *testing.T, args ...string) *pflag.FlagSet {
+	t.Helper()
+	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+	fs.String("scrape-interval", "1m", "")
+	_ = fs.SetAnnotation("scrape-interval", FlagKeyAnnotation, []string{"alerts.scrape_interval"})
+	fs.StringP("output", "o", "table", "")
+	_ = fs.SetAnnotation("output", FlagKeyAnnotation, []string{"output"})
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return fs
+}
+
+func TestDefaults(t *testing.T) {
+	dir := isolate(t)
+	cfg, err := Load(LoadOptions{Flags: flags(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.File != "" {
+		t.Errorf("File = %q, want none", cfg.File)
+	}
+	if want := filepath.Join(dir, "data", "repairxctl"); cfg.DataDir != want {
+		t.Errorf("DataDir = %q, want %q", cfg.DataDir, want)
+	}
+	if cfg.Alerts.ScrapeInterval != time.Minute || cfg.Output != "table" {
+		t.Errorf("defaults not applied: %+v", cfg)
+	}
+	if got := cfg.Alerts.RequiredLabels["severity"]; len(got) != 3 {
+		t.Errorf("required_labels.severity = %v", got)
+	}
+	if s := cfg.Source("alerts.scrape_interval"); s != "default" {
+		t.Errorf("source = %q, want default", s)
+	}
+}
+
+func TestPrecedence(t *testing.T) {
+	tests := []struct {
+		name       string
+		file, env  string
+		args       []string
+		want       time.Duration
+		wantSource string
+	}{
+		{"default", "", "", nil, time.Minute, "default"},
+		{"file", "30s", "", nil, 30 * time.Second, "file repairxctl.yaml:2"},
+		{"env over file", "30s", "20s", nil, 20 * time.Second, "env REPAIRX_ALERTS_SCRAPE_INTERVAL"},
+		{"flag over env", "30s", "20s", []string{"--scrape-interval=10s"}, 10 * time.Second, "flag --scrape-interval"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := isolate(t)
+			if tt.file != "" {
+				writeFile(t, dir, "repairxctl.yaml", "alerts:\n  scrape_interval: "+tt.file+"\n")
+			}
+			if tt.env != "" {
+				t.Setenv("REPAIRX_ALERTS_SCRAPE_INTERVAL", tt.env)
+			}
+			cfg, err := Load(LoadOptions{Flags: flags(t, tt.args...)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Alerts.ScrapeInterval != tt.want {
+				t.Errorf("scrape_interval = %s, want %s", cfg.Alerts.ScrapeInterval, tt.want)
+			}
+			if got := cfg.Source("alerts.scrape_interval"); got != tt.wantSource {
+				t.Errorf("source = %q, want %q", got, tt.wantSource)
+			}
+		})
+	}
+}
+
+func TestSearchOrder(t *testing.T) {
+	dir := isolate(t)
+	xdg := filepath.Join(dir, "config", "repairxctl")
+	if err := os.MkdirAll(xdg, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, xdg, "config.yaml", "output: yaml\n")
+	cfg, err := Load(LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Output != "yaml" || cfg.File != filepath.Join(xdg, "config.yaml") {
+		t.Fatalf("XDG config not used: output=%q file=%q", cfg.Output, cfg.File)
+	}
+	writeFile(t, dir, "repairxctl.yaml", "output: json\n")
+	cfg, err = Load(LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Output != "json" {
+		t.Fatalf("./repairxctl.yaml should win over XDG: output=%q", cfg.Output)
+	}
+}
+
+func TestErrorsNameKeyAndSource(t *testing.T) {
+	tests := []struct {
+		name, file, env string
+		want            []string
+	}{
+		{"unknown key with suggestion", "alerts:\n  scrape_intervall: 1m\n", "",
+			[]string{`config: alerts.scrape_intervall: unknown key (did you mean "alerts.scrape_interval"?) (from file repairxctl.yaml:2)`}},
+		{"bare number is not a duration", "alerts:\n  scrape_interval: 30\n", "",
+			[]string{"config: alerts.scrape_interval: 30 is not a duration", "(from file repairxctl.yaml:2)"}},
+		{"bad env value", "", "REPAIRX_ALERTS_SCRAPE_INTERVAL=soon",
+			[]string{`config: alerts.scrape_interval: "soon" is not a duration`, "(from env REPAIRX_ALERTS_SCRAPE_INTERVAL)"}},
+		{"bad output", "output: xml\n", "",
+			[]string{`config: output: "xml" is not an output format`, "(from file repairxctl.yaml:1)"}},
+		{"bad check severity", "alerts:\n  checks:\n    for: fatal\n", "",
+			[]string{`config: alerts.checks.for: "fatal" is not a severity`, "repairxctl.yaml:3"}},
+		{"wrong type", "alerts:\n  required_annotations: {a: b}\n", "",
+			[]string{"config: alerts.required_annotations:", "(from file repairxctl.yaml:2)"}},
+		{"bad secret ref", "database:\n  url: 'env:1BAD'\n", "",
+			[]string{`config: database.url: "1BAD" is not an environment variable name (from file repairxctl.yaml:2)`}},
+		{"not yaml", "output: [\n", "", []string{"config: ", "file repairxctl.yaml"}},
+		{"two errors at once", "output: xml\nverbose: true\nquiet: true\n", "",
+			[]string{"output:", "quiet and verbose cannot both be set"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := isolate(t)
+			if tt.file != "" {
+				writeFile(t, dir, "repairxctl.yaml", tt.file)
+			}
+			if k, v, ok := strings.Cut(tt.env, "="); ok {
+				t.Setenv(k, v)
+			}
+			_, err := Load(LoadOptions{})
+			var errs *Errors
+			if !errors.As(err, &errs) {
+				t.Fatalf("Load error = %v (%T), want *Errors", err, err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestExplicitConfigMustExist(t *testing.T) {
+	isolate(t)
+	_, err := Load(LoadOptions{File: "missing.yaml"})
+	if err == nil || !strings.Contains(err.Error(), "missing.yaml") {
+		t.Fatalf("err = %v, want it to name missing.yaml", err)
+	}
+}
+
+func TestExampleValidatesAndCoversEveryKey(t *testing.T) {
+	dir := isolate(t)
+	p := writeFile(t, dir, "example.yaml", string(Example))
+	if _, err := Load(LoadOptions{File: p}); err != nil {
+		t.Fatalf("example config does not validate: %v", err)
+	}
+	for _, k := range Keys("") {
+		last := k.Name[strings.LastIndexByte(k.Name, '.')+1:]
+		if !strings.Contains(string(Example), last+":") {
+			t.Errorf("example config does not mention %s", k.Name)
+		}
+	}
+}
+
+func TestSecretRedaction(t *testing.T) {
+	dir := isolate(t)
+	writeFile(t, dir, "repairxctl.yaml", "database:\n  url: postgres://app:hunter2@db/app\n")
+	cfg, err := Load(LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, s := range map[string]string{
+		"fmt %v":   fmt.Sprintf("%v", cfg.Database.URL),
+		"fmt %+v":  fmt.Sprintf("%+v", cfg),
+		"fmt %#v":  fmt.Sprintf("%#v", cfg.Database),
+		"settings": fmt.Sprint(cfg.Settings()),
+		"json":     mustJSON(t, cfg.Tree()),
+		"struct":   mustJSON(t, cfg.Database),
+	} {
+		if strings.Contains(s, "hunter2") {
+			t.Errorf("%s leaks the secret: %s", name, s)
+		}
+	}
+	got, err := cfg.Database.URL.Resolve()
+	if err != nil || got != "postgres://app:hunter2@db/app" {
+		t.Errorf("Resolve = %q, %v", got, err)
+	}
+}
+
+func TestSecretResolve(t *testing.T) {
+	dir := t.TempDir()
+	p := writeFile(t, dir, "s", "from-file\n")
+	t.Setenv("REPAIRX_TEST_SECRET", "from-env")
+	tests := []struct {
+		in, want, wantErr string
+	}{
+		{"literal", "literal", ""},
+		{Secret("file:" + p).String(), "from-file", ""},
+		{"env:REPAIRX_TEST_SECRET", "from-env", ""},
+		{"env:REPAIRX_TEST_UNSET_SECRET", "", "REPAIRX_TEST_UNSET_SECRET is not set"},
+		{"file:", "", "needs a path"},
+		{"file:" + filepath.Join(dir, "nope"), "", "no such file"},
+	}
+	for _, tt := range tests {
+		got, err := Secret(tt.in).Resolve()
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("Resolve(%q) err = %v, want %q", tt.in, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("Resolve(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
