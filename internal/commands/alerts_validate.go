@@ -90,7 +90,7 @@ configuration errors, 1 when a file could not be read.`,
 	fl.BoolVar(&opts.Strict, "strict", false, "fail (exit 3) on warnings too")
 	fl.StringVar(&opts.Format, "format", "text", "human output `STYLE`: text (file:line:col: ...) or github (workflow annotations)")
 	fl.StringVar(&opts.Kind, "kind", "", "treat every file as `KIND` (rules or alertmanager) instead of detecting it")
-	fl.StringArrayVar(&opts.Checks, "check", nil, "set a check's severity, as `NAME=off|warning|error` (repeatable)")
+	fl.StringArrayVar(&opts.Checks, "check", nil, "set a check's severity, as in --check for=off (`NAME=SEVERITY`, repeatable)")
 	fl.String("policy", "", "require the alerts listed in policy `FILE`")
 	bindKey(fl, "policy", "alerts.policy")
 	fl.String("scrape-interval", "1m", "the scrape `INTERVAL` rules run under (for rate-range)")
@@ -107,13 +107,36 @@ configuration errors, 1 when a file could not be read.`,
 	return cmd
 }
 
-// checkCatalog lists the checks for the help text.
+// checkCatalog lists the checks for the help text, wrapped to 80 columns.
 func checkCatalog() string {
 	var b strings.Builder
 	for _, c := range alerts.Checks() {
-		fmt.Fprintf(&b, "  %-24s %-8s %s\n", c.Name, c.DefaultSeverity, c.Description)
+		fmt.Fprintf(&b, "  %s (%s)\n", c.Name, c.DefaultSeverity)
+		for _, line := range wrap(c.Description, 72) {
+			fmt.Fprintf(&b, "      %s\n", line)
+		}
 	}
 	return b.String()
+}
+
+// wrap breaks s into lines of at most width bytes at spaces.
+func wrap(s string, width int) []string {
+	var lines []string
+	line := ""
+	for _, word := range strings.Fields(s) {
+		if line != "" && len(line)+1+len(word) > width {
+			lines = append(lines, line)
+			line = ""
+		}
+		if line != "" {
+			line += " "
+		}
+		line += word
+	}
+	if line != "" {
+		lines = append(lines, line)
+	}
+	return lines
 }
 
 // alertsOptions turns the configuration and --check flags into the domain
@@ -201,33 +224,14 @@ func alertsValidateRun(cmd *cobra.Command, opts *AlertsValidateOptions) error {
 	return nil
 }
 
-// validatePaths validates stdin ("-") and the other paths in one report.
+// validatePaths runs the validation, mapping a missing path to a usage error.
 func validatePaths(cmd *cobra.Command, opts *AlertsValidateOptions, vopts alerts.Options) (*alerts.Report, error) {
-	var paths []string
-	var stdin *alerts.FileResult
-	for _, p := range opts.Paths {
-		if p != "-" {
-			paths = append(paths, p)
-			continue
-		}
-		data, err := io.ReadAll(opts.IO.In)
-		if err != nil {
-			return nil, fmt.Errorf("reading stdin: %w", err)
-		}
-		r := alerts.ValidateBytes("<stdin>", data, vopts)
-		stdin = &r
-	}
-	report, err := alerts.Validate(cmd.Context(), paths, vopts)
+	vopts.Stdin = opts.IO.In
+	report, err := alerts.Validate(cmd.Context(), opts.Paths, vopts)
 	if errors.Is(err, alerts.ErrNoSuchPath) {
 		return nil, exitcode.New(exitcode.Usage, err)
 	}
-	if err != nil {
-		return nil, err
-	}
-	if stdin != nil {
-		report.Add(*stdin)
-	}
-	return report, nil
+	return report, err
 }
 
 func writeDiagnostics(ios *ui.IOStreams, w io.Writer, report *alerts.Report) error {

@@ -10,12 +10,12 @@ import (
 	"github.com/repairx/repairxctl/internal/exitcode"
 )
 
-// Command groups in `repairxctl --help`. Later commands (serve, backup,
-// audit, kpi, secrets, checklist, runbook) join these groups.
+// Command groups in `repairxctl --help`. Later commands join these: check
+// (checklist), and a group "Operate:" for serve, backup, audit, kpi, secrets
+// and runbook, added with the first of them (cobra prints empty groups).
 const (
-	groupOperate = "operate"
-	groupCheck   = "check"
-	groupSetup   = "setup"
+	groupCheck = "check"
+	groupSetup = "setup"
 )
 
 // NewRootCmd builds the whole command tree.
@@ -82,7 +82,6 @@ docs/exit-codes.md: 0 ok, 1 failed, 2 usage or configuration error,
 	_ = root.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "json", "yaml", "ndjson"}, cobra.ShellCompDirectiveNoFileComp))
 
 	root.AddGroup(
-		&cobra.Group{ID: groupOperate, Title: "Operate:"},
 		&cobra.Group{ID: groupCheck, Title: "Check and validate:"},
 		&cobra.Group{ID: groupSetup, Title: "Set up:"},
 	)

@@ -98,26 +98,27 @@ func Load(opts LoadOptions) (*Config, error) {
 		}
 	}
 
-	var errs Errors
-	errs = append(errs, unknownKeys(keys, fileKeys, path)...)
-	if len(errs) > 0 {
-		return nil, &errs
-	}
-
+	// Report every problem in one pass: unknown keys, then values that do
+	// not decode, or (when all decode) values that do not validate.
+	errs := unknownKeys(keys, fileKeys, path)
 	err = v.Unmarshal(cfg, viper.DecodeHook(decodeHook), func(dc *mapstructure.DecoderConfig) {
 		dc.WeaklyTypedInput = false
 	})
 	if err != nil {
-		for _, de := range decodeErrors(err) {
+		des := decodeErrors(err)
+		for _, de := range des {
 			errs = append(errs, Error{Key: de.key, Source: cfg.Source(de.key), Msg: de.msg})
 		}
-		if len(errs) == 0 {
+		if len(des) == 0 {
 			errs = append(errs, Error{Msg: err.Error()})
 		}
 		return nil, &errs
 	}
-	if err := cfg.validate(); err != nil {
-		return nil, err
+	if verr := cfg.validate(); verr != nil {
+		errs = append(errs, *verr...)
+	}
+	if len(errs) > 0 {
+		return nil, &errs
 	}
 	return cfg, nil
 }

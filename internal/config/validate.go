@@ -16,7 +16,7 @@ var OutputFormats = []string{"table", "json", "yaml", "ndjson"}
 // CheckSeverities are the values accepted in alerts.checks.
 var CheckSeverities = []string{"off", "warning", "error"}
 
-func (c *Config) validate() error {
+func (c *Config) validate() *Errors {
 	var errs Errors
 	add := func(key, format string, args ...any) {
 		errs = append(errs, Error{Key: key, Source: c.Source(key), Msg: fmt.Sprintf(format, args...)})
