@@ -31,16 +31,18 @@ type AlertsValidateOptions struct {
 func newAlertsValidateCmd(f *Factory, runF func(*AlertsValidateOptions) error) *cobra.Command {
 	opts := &AlertsValidateOptions{IO: f.IOStreams}
 	cmd := &cobra.Command{
-		Use:   "validate [PATH...]",
+		Use:   "validate PATH...",
 		Short: "Validate Prometheus rule files and Alertmanager configs",
 		Long: `Validate Prometheus alerting and recording rule files and Alertmanager
 configuration files with the upstream parsers, then lint them.
 
-Each PATH is a file, a directory (walked recursively for *.yml, *.yaml and
-*.rules files) or a glob; "-" reads stdin. What a file is gets detected:
-a rule file, an Alertmanager config, a Kubernetes PrometheusRule object or a
-Secret holding alertmanager.yaml (both unwrapped). With no PATH the current
-directory is walked.
+Each PATH is a file, a directory (walked recursively for *.yml, *.yaml,
+*.rules and *.json files, skipping hidden ones and files that are neither
+rules nor Alertmanager configs) or a glob; "-" reads stdin. What a file is
+gets detected: a rule file, an Alertmanager config, a Kubernetes
+PrometheusRule object or a Secret holding alertmanager.yaml (both
+unwrapped). Finding no file to validate is a usage error, so a mistyped
+path cannot pass CI.
 
 Diagnostics are printed as
   file:line:col: severity: message [check]
@@ -53,9 +55,11 @@ Severities are set per check in the config (alerts.checks) or with --check.
 Required labels and annotations come from alerts.required_labels and
 alerts.required_annotations; --policy names a file of alerts that must exist.
 
-Exit status: 0 when no errors were found (warnings allowed unless --strict),
-3 when any error (or, with --strict, any warning) was found, 2 for usage or
-configuration errors, 1 when a file could not be read.`,
+Exit status: 0 when no errors were found (warnings allowed unless --strict);
+3 when any error (or, with --strict, any warning) was found, including a
+file that could not be read (a read-error diagnostic: the other files are
+still validated); 2 for usage or configuration errors, a path that does not
+exist or paths holding nothing to validate.`,
 		Example: `  # Everything under a directory; fail CI on warnings too
   repairxctl alerts validate --strict deploy/prometheus/
 
@@ -67,11 +71,9 @@ configuration errors, 1 when a file could not be read.`,
 
   # A machine-readable report
   repairxctl alerts validate -o json rules/ | jq '.summary'`,
+		Args: usageArgs(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Paths = args
-			if len(opts.Paths) == 0 {
-				opts.Paths = []string{"."}
-			}
 			if opts.Format != "text" && opts.Format != "github" {
 				return exitcode.Usagef("--format %q is not supported: use text or github", opts.Format)
 			}
@@ -231,7 +233,13 @@ func validatePaths(cmd *cobra.Command, opts *AlertsValidateOptions, vopts alerts
 	if errors.Is(err, alerts.ErrNoSuchPath) {
 		return nil, exitcode.New(exitcode.Usage, err)
 	}
-	return report, err
+	if err != nil {
+		return nil, err
+	}
+	if report.Summary.Files == 0 {
+		return nil, exitcode.Usagef("no rule files or Alertmanager configs found in %s", strings.Join(opts.Paths, " "))
+	}
+	return report, nil
 }
 
 func writeDiagnostics(ios *ui.IOStreams, w io.Writer, report *alerts.Report) error {

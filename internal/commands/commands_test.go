@@ -86,8 +86,9 @@ func TestAlertsValidateFlags(t *testing.T) {
 		wantCode int
 		check    func(*testing.T, *AlertsValidateOptions)
 	}{
-		{"", 0, func(t *testing.T, o *AlertsValidateOptions) {
-			if len(o.Paths) != 1 || o.Paths[0] != "." || o.Strict || o.Format != "text" {
+		{"", exitcode.Usage, nil},
+		{"a.yml", 0, func(t *testing.T, o *AlertsValidateOptions) {
+			if len(o.Paths) != 1 || o.Paths[0] != "a.yml" || o.Strict || o.Format != "text" {
 				t.Errorf("defaults: %+v", o)
 			}
 		}},
@@ -96,13 +97,13 @@ func TestAlertsValidateFlags(t *testing.T) {
 				t.Errorf("parsed: %+v", o)
 			}
 		}},
-		{"--check for=off --check rate-range=error", 0, func(t *testing.T, o *AlertsValidateOptions) {
+		{"--check for=off --check rate-range=error x", 0, func(t *testing.T, o *AlertsValidateOptions) {
 			if strings.Join(o.Checks, ",") != "for=off,rate-range=error" {
 				t.Errorf("checks: %v", o.Checks)
 			}
 		}},
-		{"--format sarif", exitcode.Usage, nil},
-		{"--kind prometheus", exitcode.Usage, nil},
+		{"--format sarif x", exitcode.Usage, nil},
+		{"--kind prometheus x", exitcode.Usage, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.args, func(t *testing.T) {
@@ -130,5 +131,58 @@ func TestGitHubEscaping(t *testing.T) {
 	}
 	if got := ghProperty("a,b:c"); got != "a%2Cb%3Ac" {
 		t.Errorf("ghProperty = %q", got)
+	}
+}
+
+func TestInterruptedIs130(t *testing.T) {
+	isolate(t)
+	if err := os.WriteFile("r.yml", []byte("groups: []\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // as if SIGINT arrived before the work started
+	ios, _, _, errOut := ui.Test()
+	if code := Run(ctx, []string{"alerts", "validate", "r.yml"}, NewFactory(ios)); code != exitcode.Interrupted {
+		t.Fatalf("exit code %d, want %d (stderr %q)", code, exitcode.Interrupted, errOut.String())
+	}
+}
+
+func TestErrorColour(t *testing.T) {
+	isolate(t)
+	ios, _, _, errOut := ui.Test()
+	ios.SetTTY(false, true, true)
+	Run(context.Background(), []string{"frobnicate"}, NewFactory(ios))
+	if !strings.Contains(errOut.String(), "\x1b[") {
+		t.Errorf("error on a colour terminal is not coloured: %q", errOut.String())
+	}
+	ios, _, _, errOut = ui.Test()
+	ios.SetTTY(false, true, true)
+	Run(context.Background(), []string{"--no-color", "-o", "xml", "version"}, NewFactory(ios))
+	if strings.Contains(errOut.String(), "\x1b[") || !strings.Contains(errOut.String(), "Error: ") {
+		t.Errorf("--no-color error has ANSI codes or no Error line: %q", errOut.String())
+	}
+}
+
+func TestRawFlag(t *testing.T) {
+	tests := []struct {
+		args  []string
+		name  string
+		short string
+		want  string
+		found bool
+	}{
+		{[]string{"-o", "json", "x"}, "output", "o", "json", true},
+		{[]string{"-ojson"}, "output", "o", "json", true},
+		{[]string{"--output=yaml"}, "output", "o", "yaml", true},
+		{[]string{"--output", "yaml"}, "output", "o", "yaml", true},
+		{[]string{"--", "-o", "json"}, "output", "o", "", false},
+		{[]string{"--no-color"}, "no-color", "", "true", true},
+		{[]string{"version"}, "output", "o", "", false},
+	}
+	for _, tt := range tests {
+		got, found := rawFlag(tt.args, tt.name, tt.short)
+		if got != tt.want || found != tt.found {
+			t.Errorf("rawFlag(%q, %s) = %q, %v; want %q, %v", tt.args, tt.name, got, found, tt.want, tt.found)
+		}
 	}
 }

@@ -20,7 +20,7 @@ Packages install these from the completions/ directory; to load them by hand:
   powershell:  repairxctl completion powershell | Out-String | Invoke-Expression`,
 		GroupID:               groupSetup,
 		ValidArgs:             []string{"bash", "zsh", "fish", "powershell"},
-		Args:                  cobra.MatchAll(cobra.ExactArgs(1), cobra.OnlyValidArgs),
+		Args:                  usageArgs(cobra.MatchAll(cobra.ExactArgs(1), cobra.OnlyValidArgs)),
 		DisableFlagsInUseLine: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return writeCompletion(cmd.Root(), args[0], f.IOStreams.Out)

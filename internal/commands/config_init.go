@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -27,19 +28,24 @@ func newConfigInitCmd(f *Factory, runF func(*ConfigInitOptions) error) *cobra.Co
 		Use:   "init [FILE]",
 		Short: "Write a commented example configuration",
 		Long: `Write a commented example configuration that passes 'config validate' to FILE
-(default ./repairxctl.yaml), or to stdout when FILE is "-". The file is
+(default: the --config file if one is named, else ./repairxctl.yaml), or to
+stdout when FILE is "-". The file is
 created with mode 0600 because it may come to hold secrets. An existing file
 is not overwritten unless --force is given.`,
 		Example: `  repairxctl config init
   repairxctl config init /etc/repairxctl/config.yaml
   repairxctl config init - | less`,
-		Args: cobra.MaximumNArgs(1),
+		Args: usageArgs(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Path = "repairxctl.yaml"
+			// init must not load the configuration it is about to write.
+			opts.Path = flagOrEnv(cmd, "config", configEnv)
 			if len(args) == 1 {
 				opts.Path = args[0]
 			}
-			opts.Quiet, _ = cmd.Flags().GetBool("quiet")
+			if opts.Path == "" {
+				opts.Path = "repairxctl.yaml"
+			}
+			opts.Quiet, _ = strconv.ParseBool(flagOrEnv(cmd, "quiet", config.EnvName("quiet")))
 			if runF != nil {
 				return runF(opts)
 			}
@@ -48,6 +54,15 @@ is not overwritten unless --force is given.`,
 	}
 	cmd.Flags().BoolVarP(&opts.Force, "force", "f", false, "overwrite an existing file")
 	return cmd
+}
+
+// flagOrEnv reads a setting without loading the configuration: the flag
+// when set, else the environment variable.
+func flagOrEnv(cmd *cobra.Command, flag, env string) string {
+	if fl := cmd.Flags().Lookup(flag); fl != nil && fl.Changed {
+		return fl.Value.String()
+	}
+	return os.Getenv(env)
 }
 
 func configInitRun(opts *ConfigInitOptions) error {
@@ -68,6 +83,11 @@ func configInitRun(opts *ConfigInitOptions) error {
 	}
 	if err != nil {
 		return fmt.Errorf("writing the example config: %w", err)
+	}
+	// --force keeps the old file's mode: tighten it, as for a new file.
+	if err := fh.Chmod(0o600); err != nil {
+		fh.Close()
+		return fmt.Errorf("writing %s: %w", opts.Path, err)
 	}
 	if _, err := fh.Write(config.Example); err != nil {
 		fh.Close()

@@ -36,7 +36,7 @@ With -o yaml the output is a config file that reproduces the settings.`,
 		Example: `  repairxctl config show
   REPAIRX_ALERTS_SCRAPE_INTERVAL=30s repairxctl config show
   repairxctl config show -o yaml > repairxctl.yaml`,
-		Args: cobra.NoArgs,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Config = f.Config
 			opts.Printer = func(c *config.Config) (*ui.Printer, error) { return f.Printer(c, ui.Table, ui.JSON, ui.YAML) }
@@ -57,7 +57,13 @@ func configShowRun(opts *ConfigShowOptions) error {
 	if err != nil {
 		return err
 	}
-	return p.Print(configShowResult(cfg.Tree()), func(w io.Writer) error {
+	tree := cfg.Tree()
+	if strings.HasPrefix(cfg.Source("output"), "flag ") {
+		// -o chose how this command prints, it is not a setting to keep:
+		// `config show -o yaml > repairxctl.yaml` must not bake it in.
+		delete(tree, "output")
+	}
+	return p.Print(configShowResult(tree), func(w io.Writer) error {
 		if cfg.File != "" {
 			fmt.Fprintf(opts.IO.ErrOut, "config file: %s\n", cfg.File)
 		} else {

@@ -31,13 +31,14 @@ func newConfigValidateCmd(f *Factory, runF func(*ConfigValidateOptions) error) *
 		Short: "Check the configuration and the secrets it refers to",
 		Long: `Load the configuration from every source and check it: unknown keys (with a
 suggestion), values of the wrong type, out-of-range values, and secret
-references whose file or environment variable cannot be read. Every problem
-is reported with its key and where the value came from.
+references whose file or environment variable cannot be read, alert check
+names and the alert policy file. Every problem is reported with its key and
+where the value came from.
 
 Exits 0 when the configuration is valid and 2 when it is not.`,
 		Example: `  repairxctl config validate
   repairxctl --config /etc/repairxctl/config.yaml config validate`,
-		Args: cobra.NoArgs,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Config = f.Config
 			opts.Printer = func(c *config.Config) (*ui.Printer, error) { return f.Printer(c, ui.Table, ui.JSON, ui.YAML) }
@@ -69,6 +70,10 @@ func configValidateRun(opts *ConfigValidateOptions) error {
 	}
 	if len(errs) > 0 {
 		return exitcode.New(exitcode.Usage, &errs)
+	}
+	// What commands check when they start (check names, the policy file).
+	if _, err := alertsOptions(cfg, nil); err != nil {
+		return err
 	}
 	p, err := opts.Printer(cfg)
 	if err != nil {

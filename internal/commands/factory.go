@@ -25,6 +25,10 @@ type Factory struct {
 	// Config returns the configuration for the command being run, loaded
 	// once after its flags are parsed; errors are usage errors (exit 2).
 	Config func() (*config.Config, error)
+
+	// loaded is the configuration once Config succeeded, so that errors are
+	// printed in the configured format.
+	loaded *config.Config
 }
 
 // NewFactory returns the production factory.
@@ -38,15 +42,16 @@ func NewFactory(ios *ui.IOStreams) *Factory {
 
 // bindConfig makes f.Config load the configuration for cmd, whose flags have
 // just been parsed. Called from the root command's PersistentPreRunE.
-func (f *Factory) bindConfig(cmd *cobra.Command, configFile string) {
+func (f *Factory) bindConfig(cmd *cobra.Command, configFile, configSource string) {
 	load := sync.OnceValues(func() (*config.Config, error) {
-		cfg, err := config.Load(config.LoadOptions{File: configFile, Flags: cmd.Flags()})
+		cfg, err := config.Load(config.LoadOptions{File: configFile, FileSource: configSource, Flags: cmd.Flags()})
 		if err != nil {
 			return nil, exitcode.New(exitcode.Usage, err)
 		}
 		if cfg.NoColor {
 			f.IOStreams.DisableColor()
 		}
+		f.loaded = cfg
 		return cfg, nil
 	})
 	f.Config = load

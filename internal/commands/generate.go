@@ -35,11 +35,12 @@ func newGenerateCmd(f *Factory) *cobra.Command {
 		Short:  "Write the CLI reference, man pages or completion scripts",
 		Hidden: true, // for `make docs`, `make completions` and packagers
 		Long: `Write the Markdown CLI reference, the man pages or the shell completion
-scripts into DIR, deterministically. With --check nothing is written: the
+scripts into DIR, deterministically, removing pages of commands that no
+longer exist (other files in DIR are left alone). With --check nothing is written: the
 files in DIR are compared with what would be generated and the stale ones
 are listed (exit 3), which is how make test catches a forgotten 'make docs'.`,
 		ValidArgs: []string{"docs", "man", "completions"},
-		Args:      cobra.MatchAll(cobra.ExactArgs(1), cobra.OnlyValidArgs),
+		Args:      usageArgs(cobra.MatchAll(cobra.ExactArgs(1), cobra.OnlyValidArgs)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Kind = args[0]
 			if opts.Dir == "" {
@@ -110,18 +111,28 @@ func Generate(root *cobra.Command, opts *GenerateOptions) ([]string, error) {
 			}
 		}
 		for name := range have {
-			if _, ok := want[name]; !ok {
+			if _, ok := want[name]; !ok && generatedName(opts.Kind, name) {
 				stale = append(stale, filepath.Join(opts.Dir, name)+" (no longer generated)")
 			}
 		}
 		sort.Strings(stale)
 		return stale, nil
 	}
-	if err := os.RemoveAll(opts.Dir); err != nil {
-		return nil, err
-	}
 	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
 		return nil, err
+	}
+	// Remove pages of commands that no longer exist, touching nothing else
+	// in DIR: packagers point --dir at shared directories.
+	have, err := readTree(opts.Dir)
+	if err != nil {
+		return nil, err
+	}
+	for name := range have {
+		if _, ok := want[name]; !ok && generatedName(opts.Kind, name) {
+			if err := os.Remove(filepath.Join(opts.Dir, name)); err != nil {
+				return nil, err
+			}
+		}
 	}
 	for name, content := range want {
 		if err := os.WriteFile(filepath.Join(opts.Dir, name), content, 0o644); err != nil {
@@ -129,6 +140,24 @@ func Generate(root *cobra.Command, opts *GenerateOptions) ([]string, error) {
 		}
 	}
 	return nil, nil
+}
+
+// generatedName reports whether a file in the target directory is one this
+// generator writes (so may be stale), as opposed to someone else's file.
+func generatedName(kind, name string) bool {
+	switch kind {
+	case "docs":
+		return strings.HasPrefix(name, "repairxctl") && strings.HasSuffix(name, ".md")
+	case "man":
+		return strings.HasPrefix(name, "repairxctl") && strings.HasSuffix(name, ".1")
+	default:
+		for _, n := range completionFiles {
+			if n == name {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // readTree reads the regular files directly in dir (generated trees are flat).

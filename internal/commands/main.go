@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -24,6 +25,13 @@ import (
 func Main() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The first signal cancels ctx so the command can clean up; restoring
+	// the default handlers then lets a second signal end the process at
+	// once, even when the command is blocked (reading stdin, say).
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	return Run(ctx, os.Args[1:], NewFactory(ui.System()))
 }
 
@@ -46,7 +54,7 @@ func Run(ctx context.Context, args []string, f *Factory) int {
 	err = classify(err)
 	code := exitcode.Code(err)
 	if !exitcode.IsSilent(err) {
-		printError(f, root, cmd, err, code)
+		printError(f, args, cmd, err, code)
 	}
 	return code
 }
@@ -67,13 +75,16 @@ func classify(err error) error {
 	return err
 }
 
-func printError(f *Factory, root, cmd *cobra.Command, err error, code int) {
+func printError(f *Factory, args []string, cmd *cobra.Command, err error, code int) {
 	w := f.IOStreams.ErrOut
-	if wantsJSONErrors(root) {
+	if format := earlySetting(f, args, "output", "o"); format == "json" || format == "ndjson" {
 		_ = ui.WriteNDJSON(w, struct {
 			Error jsonError `json:"error"`
 		}{jsonError{Message: err.Error(), Code: code, Name: codeName(code)}})
 		return
+	}
+	if v := earlySetting(f, args, "no-color", ""); v != "" && v != "false" {
+		f.IOStreams.DisableColor()
 	}
 	red := f.IOStreams.ErrScheme().Red
 	for i, line := range strings.Split(err.Error(), "\n") {
@@ -81,7 +92,9 @@ func printError(f *Factory, root, cmd *cobra.Command, err error, code int) {
 		if i > 0 {
 			prefix = "       "
 		}
-		fmt.Fprintln(w, red.Render(prefix)+ui.Sanitize(line))
+		// Messages can quote input (file content, values): sanitise them,
+		// after turning cobra's own tab indents into spaces.
+		fmt.Fprintln(w, red.Render(prefix)+ui.Sanitize(strings.ReplaceAll(line, "\t", "    ")))
 	}
 	var cfgErr *config.Errors
 	if code == exitcode.Usage && !errors.As(err, &cfgErr) && cmd != nil {
@@ -104,12 +117,57 @@ func codeName(code int) string {
 	return "unknown"
 }
 
-// wantsJSONErrors reports whether the user asked for JSON output, looking at
-// the flag and the environment directly: the configuration may be what failed.
-func wantsJSONErrors(root *cobra.Command) bool {
-	if fl := root.PersistentFlags().Lookup("output"); fl != nil && fl.Changed {
-		return fl.Value.String() == "json" || fl.Value.String() == "ndjson"
+// earlySetting returns a global setting without needing the configuration,
+// for printing errors (the configuration may be what failed) and for the
+// commands that must work with a broken one: the loaded configuration when
+// there is one, else the flag as written in args (parsing may have stopped
+// before it), else the environment.
+func earlySetting(f *Factory, args []string, flag, short string) string {
+	if f.loaded != nil {
+		switch flag {
+		case "output":
+			return f.loaded.Output
+		case "no-color":
+			return strconv.FormatBool(f.loaded.NoColor)
+		case "quiet":
+			return strconv.FormatBool(f.loaded.Quiet)
+		}
 	}
-	v := os.Getenv(config.EnvName("output"))
-	return v == "json" || v == "ndjson"
+	if v, ok := rawFlag(args, flag, short); ok {
+		return v
+	}
+	return os.Getenv(config.EnvName(strings.ReplaceAll(flag, "-", "_")))
+}
+
+// rawFlag finds --name=V, --name V, -s V or -sV in args, and a bare --name
+// as "true", stopping at "--".
+func rawFlag(args []string, name, short string) (string, bool) {
+	val, found := "", false
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		next := func() string {
+			if i+1 < len(args) {
+				i++
+				return args[i]
+			}
+			return ""
+		}
+		switch {
+		case a == "--":
+			return val, found
+		case a == "--"+name:
+			if name == "no-color" || name == "quiet" {
+				val, found = "true", true
+			} else {
+				val, found = next(), true
+			}
+		case strings.HasPrefix(a, "--"+name+"="):
+			val, found = strings.TrimPrefix(a, "--"+name+"="), true
+		case short != "" && a == "-"+short:
+			val, found = next(), true
+		case short != "" && strings.HasPrefix(a, "-"+short) && !strings.HasPrefix(a, "--"):
+			val, found = strings.TrimPrefix(a, "-"+short), true
+		}
+	}
+	return val, found
 }

@@ -52,10 +52,11 @@ docs/exit-codes.md: 0 ok, 1 failed, 2 usage or configuration error,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			source := "flag --config"
 			if configFile == "" {
-				configFile = os.Getenv(config.EnvPrefix + "_CONFIG")
+				configFile, source = os.Getenv(configEnv), "env "+configEnv
 			}
-			f.bindConfig(cmd, configFile)
+			f.bindConfig(cmd, configFile, source)
 			return nil
 		},
 	}
@@ -95,6 +96,31 @@ docs/exit-codes.md: 0 ok, 1 failed, 2 usage or configuration error,
 		newGenerateCmd(f),
 	)
 	return root
+}
+
+// usageArgs makes an argument validator's error a usage error (exit 2).
+func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		return exitcode.New(exitcode.Usage, check(cmd, args))
+	}
+}
+
+// configEnv names the config file when --config is not given.
+const configEnv = config.EnvPrefix + "_CONFIG"
+
+// groupCmd returns a command that only groups subcommands: run bare it
+// prints its help; with an argument it is a usage error (exit 2), so a
+// mistyped subcommand fails a CI job instead of printing help and passing.
+func groupCmd(use, short, groupID string) *cobra.Command {
+	return &cobra.Command{
+		Use:     use,
+		Short:   short,
+		GroupID: groupID,
+		Args:    usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return cmd.Help()
+		},
+	}
 }
 
 // bindKey ties flag name to config key: Load lets the flag override the key

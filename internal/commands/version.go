@@ -6,6 +6,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/repairx/repairxctl/internal/config"
+	"github.com/repairx/repairxctl/internal/exitcode"
 	"github.com/repairx/repairxctl/internal/ui"
 	"github.com/repairx/repairxctl/internal/version"
 )
@@ -22,21 +24,27 @@ func newVersionCmd(f *Factory, runF func(*VersionOptions) error) *cobra.Command 
 	cmd := &cobra.Command{
 		Use:     "version",
 		Short:   "Print the version, commit, build date and Go version",
-		Args:    cobra.NoArgs,
+		Args:    usageArgs(cobra.NoArgs),
 		GroupID: groupSetup,
 		Example: `  repairxctl version
   repairxctl version -o json | jq -r .version`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// version must work whatever state the config file is in (it is
+			// what people run first when something is wrong), so it reads -o
+			// and REPAIRX_OUTPUT without loading the configuration.
 			opts.Format = func() (ui.Format, error) {
-				cfg, err := f.Config()
-				if err != nil {
-					return "", err
+				value, source := flagOrEnv(cmd, "output", config.EnvName("output")), "env "+config.EnvName("output")
+				if fl := cmd.Flags().Lookup("output"); fl != nil && fl.Changed {
+					source = "flag --output"
 				}
-				p, err := f.Printer(cfg, ui.Table, ui.JSON, ui.YAML)
-				if err != nil {
-					return "", err
+				if value == "" {
+					value = "table"
 				}
-				return p.Format, nil
+				format, err := ui.ParseFormat(value, ui.Table, ui.JSON, ui.YAML)
+				if err != nil {
+					return "", exitcode.New(exitcode.Usage, &config.Errors{{Key: "output", Source: source, Msg: err.Error()}})
+				}
+				return format, nil
 			}
 			if runF != nil {
 				return runF(opts)

@@ -265,3 +265,74 @@ func mustJSON(t *testing.T, v any) string {
 	}
 	return string(b)
 }
+
+func TestSecretNeverInDecodeErrors(t *testing.T) {
+	dir := isolate(t)
+	writeFile(t, dir, "repairxctl.yaml", "database:\n  url: 12345678\n")
+	_, err := Load(LoadOptions{})
+	if err == nil || strings.Contains(err.Error(), "12345678") {
+		t.Fatalf("error must exist and not echo the secret: %v", err)
+	}
+	if !strings.Contains(err.Error(), "database.url") || !strings.Contains(err.Error(), "repairxctl.yaml:2") {
+		t.Errorf("error should name the key and line: %v", err)
+	}
+}
+
+func TestRedactedPlaceholderRejected(t *testing.T) {
+	dir := isolate(t)
+	writeFile(t, dir, "repairxctl.yaml", "database:\n  url: <redacted>\n")
+	_, err := Load(LoadOptions{})
+	if err == nil || !strings.Contains(err.Error(), "placeholder") {
+		t.Fatalf("a <redacted> placeholder must not pass validation: %v", err)
+	}
+}
+
+func TestMapElementErrorsNameTheirLine(t *testing.T) {
+	dir := isolate(t)
+	writeFile(t, dir, "repairxctl.yaml", "alerts:\n  required_labels:\n    severity: [critical]\n    team: [a, {b: c}]\n")
+	_, err := Load(LoadOptions{})
+	if err == nil || !strings.Contains(err.Error(), "repairxctl.yaml:4") {
+		t.Fatalf("error should point at line 4: %v", err)
+	}
+}
+
+func TestRelativePathsFollowTheConfigFile(t *testing.T) {
+	dir := isolate(t)
+	sub := filepath.Join(dir, "etc")
+	if err := os.MkdirAll(sub, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	p := writeFile(t, sub, "config.yaml", "data_dir: state\ndatabase:\n  url: file:db-url\nalerts:\n  policy: policy.yaml\n")
+	t.Setenv("REPAIRX_ALERTS_SCRAPE_INTERVAL", "") // keep env out
+	cfg, err := Load(LoadOptions{File: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DataDir != filepath.Join(sub, "state") || cfg.Alerts.Policy != filepath.Join(sub, "policy.yaml") || string(cfg.Database.URL) != "file:"+filepath.Join(sub, "db-url") {
+		t.Fatalf("paths not relative to the config file: %q %q %q", cfg.DataDir, cfg.Alerts.Policy, cfg.Database.URL)
+	}
+}
+
+func TestQuietFlagBeatsVerboseEnv(t *testing.T) {
+	isolate(t)
+	t.Setenv("REPAIRX_VERBOSE", "true")
+	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+	fs.Bool("quiet", false, "")
+	_ = fs.SetAnnotation("quiet", FlagKeyAnnotation, []string{"quiet"})
+	if err := fs.Parse([]string{"--quiet"}); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(LoadOptions{Flags: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.Quiet || cfg.Verbose {
+		t.Fatalf("quiet=%v verbose=%v, want the flag to win", cfg.Quiet, cfg.Verbose)
+	}
+	os.Unsetenv("REPAIRX_VERBOSE")
+	t.Setenv("REPAIRX_VERBOSE", "true")
+	t.Setenv("REPAIRX_QUIET", "true")
+	if _, err := Load(LoadOptions{}); err == nil {
+		t.Fatal("quiet and verbose both from the environment should be an error")
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -27,6 +28,9 @@ type LoadOptions struct {
 	// File is an explicit config file (--config or REPAIRX_CONFIG); it must
 	// exist. Empty means search SearchPaths and use the first that exists.
 	File string
+	// FileSource names where File came from, for errors: "flag --config"
+	// or "env REPAIRX_CONFIG".
+	FileSource string
 	// Flags are the parsed flags of the command being run. Flags annotated
 	// with FlagKeyAnnotation override every other source when set.
 	Flags *pflag.FlagSet
@@ -64,7 +68,7 @@ func Load(opts LoadOptions) (*Config, error) {
 		})
 	}
 
-	path, data, err := findFile(opts.File, getenv)
+	path, data, err := findFile(opts.File, opts.FileSource, getenv)
 	if err != nil {
 		return nil, err
 	}
@@ -107,13 +111,20 @@ func Load(opts LoadOptions) (*Config, error) {
 	if err != nil {
 		des := decodeErrors(err)
 		for _, de := range des {
-			errs = append(errs, Error{Key: de.key, Source: cfg.Source(de.key), Msg: de.msg})
+			lookup := sourceKey(de.key)
+			msg := de.msg
+			if isSecretKey(keys, lookup) {
+				// The value may be the secret itself: never echo it.
+				msg = "expected a string: the secret, file:PATH or env:NAME"
+			}
+			errs = append(errs, Error{Key: de.key, Source: cfg.Source(lookup), Msg: msg})
 		}
 		if len(des) == 0 {
 			errs = append(errs, Error{Msg: err.Error()})
 		}
 		return nil, &errs
 	}
+	cfg.resolveRelativePaths()
 	if verr := cfg.validate(); verr != nil {
 		errs = append(errs, *verr...)
 	}
@@ -130,11 +141,11 @@ func envSet(name string) bool {
 
 // findFile returns the config file to read and its content, or "" when no
 // file is named and none of the search paths exists.
-func findFile(explicit string, getenv func(string) string) (string, []byte, error) {
+func findFile(explicit, source string, getenv func(string) string) (string, []byte, error) {
 	if explicit != "" {
 		data, err := os.ReadFile(explicit)
 		if err != nil {
-			return "", nil, &Errors{{Key: "config", Source: "--config", Msg: fmt.Sprintf("cannot read config file: %v", unwrapPathError(err))}}
+			return "", nil, &Errors{{Source: source, Msg: fmt.Sprintf("cannot read config file: %v", unwrapPathError(err))}}
 		}
 		return explicit, data, nil
 	}
@@ -299,6 +310,53 @@ func decodeHook(from, to reflect.Type, data any) (any, error) {
 }
 
 type decodeErr struct{ key, msg string }
+
+var indexRE = regexp.MustCompile(`\[([^\]]*)\]`)
+
+// sourceKey turns mapstructure's "alerts.required_labels[team][1]" into the
+// dotted key the sources are recorded under ("alerts.required_labels.team").
+func sourceKey(name string) string {
+	return strings.TrimSuffix(indexRE.ReplaceAllStringFunc(name, func(m string) string {
+		inner := m[1 : len(m)-1]
+		if _, err := strconv.Atoi(inner); err == nil {
+			return ""
+		}
+		return "." + strings.ToLower(inner)
+	}), ".")
+}
+
+func isSecretKey(keys []Key, name string) bool {
+	for _, k := range keys {
+		if k.Secret && (name == k.Name || strings.HasPrefix(name, k.Name+".")) {
+			return true
+		}
+	}
+	return false
+}
+
+// resolveRelativePaths makes paths given in the config file relative to the
+// file's directory, as a reader of /etc/repairxctl/config.yaml expects (and
+// as cron, running elsewhere, needs). Paths from flags and the environment
+// stay relative to the working directory.
+func (c *Config) resolveRelativePaths() {
+	if c.File == "" {
+		return
+	}
+	base := filepath.Dir(c.File)
+	fromFile := func(key string) bool { return strings.HasPrefix(c.Source(key), "file ") }
+	rel := func(key string, p *string) {
+		if *p != "" && !filepath.IsAbs(*p) && fromFile(key) {
+			*p = filepath.Join(base, *p)
+		}
+	}
+	rel("data_dir", &c.DataDir)
+	rel("alerts.policy", &c.Alerts.Policy)
+	if c.Database.URL.Reference() == "file" {
+		p := strings.TrimPrefix(string(c.Database.URL), "file:")
+		rel("database.url", &p)
+		c.Database.URL = Secret("file:" + p)
+	}
+}
 
 // decodeErrors flattens mapstructure's joined errors into key and message.
 func decodeErrors(err error) []decodeErr {

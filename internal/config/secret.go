@@ -40,7 +40,7 @@ func (s Secret) Redacted() string {
 	case "file", "env", "":
 		return string(s)
 	default:
-		return "<redacted>"
+		return redactedPlaceholder
 	}
 }
 
@@ -65,9 +65,15 @@ func (s Secret) Check() error {
 		if !envNameRE.MatchString(name) {
 			return fmt.Errorf("%q is not an environment variable name", name)
 		}
+	case "literal":
+		if s == redactedPlaceholder {
+			return errors.New("holds the placeholder " + redactedPlaceholder + " (copied from config show?): give the secret, file:PATH or env:NAME")
+		}
 	}
 	return nil
 }
+
+const redactedPlaceholder = "<redacted>"
 
 // Resolve returns the secret's value, reading the file or environment
 // variable it refers to. Errors name the reference, never the value.

@@ -25,7 +25,15 @@ func (c *Config) validate() *Errors {
 		add("output", "%q is not an output format: use one of %s", c.Output, strings.Join(OutputFormats, ", "))
 	}
 	if c.Verbose && c.Quiet {
-		add("quiet", "quiet and verbose cannot both be set")
+		// A flag beats a setting from elsewhere (cobra refuses both flags).
+		switch {
+		case strings.HasPrefix(c.Source("quiet"), "flag "):
+			c.Verbose = false
+		case strings.HasPrefix(c.Source("verbose"), "flag "):
+			c.Quiet = false
+		default:
+			add("quiet", "quiet and verbose cannot both be set")
+		}
 	}
 	if strings.TrimSpace(c.DataDir) == "" {
 		add("data_dir", "must not be empty")
