@@ -10,7 +10,7 @@ LDFLAGS  := -s -w -X $(PKG)/internal/version.version=$(VERSION) \
             -X $(PKG)/internal/version.commit=$(COMMIT) -X $(PKG)/internal/version.date=$(DATE)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build run test test-deps lint docs completions bench fuzz clean
+.PHONY: all build run test test-deps lint docs completions check-generated bench fuzz clean
 
 all: build
 
@@ -47,9 +47,20 @@ docs:
 completions:
 	$(GO) run ./cmd/repairxctl generate completions --dir completions
 
-bench: build
+# Fails (exit 3, listing the files) when the committed docs or completions
+# are stale; make test checks the same through TestGeneratedFilesCurrent.
+check-generated:
+	$(GO) run ./cmd/repairxctl generate docs --dir docs/cli --check
+	$(GO) run ./cmd/repairxctl generate man --dir docs/man --check
+	$(GO) run ./cmd/repairxctl generate completions --dir completions --check
+
+# Go benchmarks, then the comparisons in bench/ (they need hyperfine and
+# promtool, installed here if missing, and ../shared/corpus/alert-rules).
+bench: build test-deps
+	@command -v hyperfine >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hyperfine; }
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	bash bench/alerts-validate.sh
+	bash bench/depcost.sh
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzValidateBytes -fuzztime 5m ./internal/alerts/
