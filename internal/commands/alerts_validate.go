@@ -267,7 +267,7 @@ func writeAlertsSummary(ios *ui.IOStreams, report *alerts.Report, elapsed time.D
 	s := report.Summary
 	cs := ios.ErrScheme()
 	files := plural(s.Files, "file")
-	detail := fmt.Sprintf("%s, %s, %s", files, plural(s.Rules, "rule"), plural(s.Alerts, "alert"))
+	detail := fmt.Sprintf("%s, %s", plural(s.Rules, "rule"), plural(s.Alerts, "alert"))
 	switch {
 	case s.Errors == 0 && s.Warnings == 0:
 		fmt.Fprintf(ios.ErrOut, "%s %s valid (%s) in %s\n", cs.Green.Render("✓"), files, detail, elapsed.Round(time.Millisecond))
@@ -276,10 +276,10 @@ func writeAlertsSummary(ios *ui.IOStreams, report *alerts.Report, elapsed time.D
 		if s.Errors > 0 {
 			mark = cs.Red.Render("✗")
 		}
-		fmt.Fprintf(ios.ErrOut, "%s %s, %s in %s\n", mark, plural(s.Errors, "error"), plural(s.Warnings, "warning"), detail)
+		fmt.Fprintf(ios.ErrOut, "%s %s, %s in %s (%s)\n", mark, plural(s.Errors, "error"), plural(s.Warnings, "warning"), files, detail)
 	}
 	for _, m := range report.Missing {
-		fmt.Fprintf(ios.ErrOut, "  missing required alert %s: %s\n", m.ID, ui.Sanitize(m.Description))
+		fmt.Fprintf(ios.ErrOut, "  missing required alert %s (%s): %s\n", m.ID, ui.Sanitize(m.Description), ui.Sanitize(m.Reason))
 	}
 }
 
