@@ -143,7 +143,7 @@ func FuzzLoad(f *testing.F) {
 // values (or keys) under database.url: then Load's errors must not contain
 // it, since echoing anything else that mentions it is legitimate. Aliases
 // are followed, so an anchor under database.url used elsewhere counts as
-// elsewhere; the marker in a comment, tag, anchor name, another document or
+// elsewhere; a file: or env: reference is not a secret; the marker in a comment, tag, anchor name, another document or
 // only through an escape sequence makes the input not qualify.
 func secretOnlyUnderURL(data []byte) bool {
 	var doc yaml.Node
@@ -161,7 +161,9 @@ func secretOnlyUnderURL(data []byte) bool {
 		outside += count(n.Tag) + count(n.Anchor) + count(n.HeadComment) + count(n.LineComment) + count(n.FootComment)
 		switch n.Kind {
 		case yaml.ScalarNode:
-			if under {
+			// file:PATH and env:NAME are references, shown by design.
+			ref := strings.HasPrefix(n.Value, "file:") || strings.HasPrefix(n.Value, "env:")
+			if under && !(path == "database.url" && ref) {
 				inside += count(n.Value)
 			} else {
 				outside += count(n.Value)

@@ -79,7 +79,7 @@ func Load(opts LoadOptions) (*Config, error) {
 			return nil, &Errors{{Key: "", Source: "file " + path, Msg: yamlMessage(err)}}
 		}
 		if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
-			return nil, &Errors{{Source: "file " + path, Msg: err.Error()}}
+			return nil, readError(keys, path, data, err)
 		}
 	}
 
@@ -201,6 +201,51 @@ func fileKeyLines(data []byte) (map[string]int, error) {
 	}
 	walk("", root)
 	return out, nil
+}
+
+// readError explains why viper could not read a file that parses as YAML:
+// a scalar whose explicit tag its value does not fit (url: !!int abc).
+// yaml's message quotes the value, so each such scalar is found to name its
+// key and line, and the message is replaced for a secret key.
+func readError(keys []Key, path string, data []byte, err error) *Errors {
+	var errs Errors
+	var doc yaml.Node
+	if yaml.Unmarshal(data, &doc) == nil {
+		var walk func(key string, n *yaml.Node)
+		walk = func(key string, n *yaml.Node) {
+			switch n.Kind {
+			case yaml.ScalarNode:
+				var v any
+				if derr := n.Decode(&v); derr != nil {
+					msg := yamlMessage(derr)
+					if isSecretKey(keys, key) {
+						msg = "expected a string: the secret, file:PATH or env:NAME"
+					}
+					errs = append(errs, Error{Key: key, Source: fmt.Sprintf("file %s:%d", path, n.Line), Msg: msg})
+				}
+			case yaml.MappingNode:
+				for i := 0; i+1 < len(n.Content); i += 2 {
+					sub := strings.ToLower(n.Content[i].Value)
+					if key != "" {
+						sub = key + "." + sub
+					}
+					walk(sub, n.Content[i])
+					walk(sub, n.Content[i+1])
+				}
+			default:
+				for _, c := range n.Content {
+					walk(key, c)
+				}
+			}
+		}
+		walk("", &doc)
+	}
+	if len(errs) == 0 {
+		// Not found: keep yaml's message but not the values it quotes.
+		msg := regexp.MustCompile("`[^`]*`").ReplaceAllString(err.Error(), "a value")
+		errs = Errors{{Source: "file " + path, Msg: msg}}
+	}
+	return &errs
 }
 
 // known returns the declared key that fileKey sets or lies under, or "".
