@@ -15,7 +15,9 @@ while IFS=$'\t' read -r file kind _; do
   files+=("$corpus/$file")
 done < <(tail -n +2 "$corpus/SOURCES.tsv")
 echo "${#files[@]} rule files, $(cat "${files[@]}" | wc -l) lines"
-hyperfine --warmup 3 --runs 30 -N \
-  "bin/repairxctl alerts validate -q ${files[*]}" \
-  "promtool check rules ${files[*]}"
-hyperfine --warmup 5 --runs 100 -N "bin/repairxctl version" "promtool --version"
+hyperfine --warmup 3 --runs 30 -N --style basic \
+  -n "repairxctl alerts validate (${#files[@]} files)" "bin/repairxctl alerts validate -q ${files[*]}" \
+  -n "promtool check rules (${#files[@]} files)" "promtool check rules ${files[*]}"
+hyperfine --warmup 5 --runs 100 -N --style basic \
+  -n "repairxctl version" "bin/repairxctl version" \
+  -n "promtool --version" "promtool --version"
