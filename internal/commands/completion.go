@@ -17,7 +17,9 @@ Packages install these from the completions/ directory; to load them by hand:
   bash:        source <(repairxctl completion bash)
   zsh:         repairxctl completion zsh > "${fpath[1]}/_repairxctl"
   fish:        repairxctl completion fish > ~/.config/fish/completions/repairxctl.fish
-  powershell:  repairxctl completion powershell | Out-String | Invoke-Expression`,
+  powershell:  repairxctl completion powershell | Out-String | Invoke-Expression
+
+Exit status: 0 printed; 2 no or unknown shell.`,
 		GroupID:               groupSetup,
 		ValidArgs:             []string{"bash", "zsh", "fish", "powershell"},
 		Args:                  usageArgs(cobra.MatchAll(cobra.ExactArgs(1), cobra.OnlyValidArgs)),

@@ -31,7 +31,10 @@ func newConfigInitCmd(f *Factory, runF func(*ConfigInitOptions) error) *cobra.Co
 (default: the --config file if one is named, else ./repairxctl.yaml), or to
 stdout when FILE is "-". The file is
 created with mode 0600 because it may come to hold secrets. An existing file
-is not overwritten unless --force is given.`,
+is not overwritten unless --force is given.
+
+Exit status: 0 written; 2 the file exists (without --force) or bad usage;
+1 the file could not be written.`,
 		Example: `  repairxctl config init
   repairxctl config init /etc/repairxctl/config.yaml
   repairxctl config init - | less`,

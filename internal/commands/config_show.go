@@ -32,7 +32,11 @@ environment variable, the config file (with the line) or the default.
 
 Secret values are redacted: literals show as <redacted>; file: and env:
 references are shown as written, since they hold no secret.
-With -o yaml the output is a config file that reproduces the settings.`,
+With -o yaml the output is a config file that reproduces the settings
+(the -o flag itself is left out of it).
+
+Exit status: 0 shown; 2 the configuration does not load (every problem is
+listed with its key and source).`,
 		Example: `  repairxctl config show
   REPAIRX_ALERTS_SCRAPE_INTERVAL=30s repairxctl config show
   repairxctl config show -o yaml > repairxctl.yaml`,

@@ -35,7 +35,7 @@ references whose file or environment variable cannot be read, alert check
 names and the alert policy file. Every problem is reported with its key and
 where the value came from.
 
-Exits 0 when the configuration is valid and 2 when it is not.`,
+Exit status: 0 valid; 2 invalid.`,
 		Example: `  repairxctl config validate
   repairxctl --config /etc/repairxctl/config.yaml config validate`,
 		Args: usageArgs(cobra.NoArgs),

@@ -100,6 +100,9 @@ func TestEveryCommandDocumented(t *testing.T) {
 		if c.Runnable() && !c.HasSubCommands() && c.Example == "" && c.Name() != "completion" {
 			t.Errorf("%s has no Example", c.CommandPath())
 		}
+		if c.Runnable() && !c.HasSubCommands() && !strings.Contains(c.Long, "Exit status: ") {
+			t.Errorf("%s does not document its exit status (\"Exit status: ...\" in Long)", c.CommandPath())
+		}
 		for _, sub := range c.Commands() {
 			walk(sub)
 		}

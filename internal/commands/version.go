@@ -24,6 +24,11 @@ func newVersionCmd(f *Factory, runF func(*VersionOptions) error) *cobra.Command 
 	cmd := &cobra.Command{
 		Use:     "version",
 		Short:   "Print the version, commit, build date and Go version",
+		Long: `Print the version, commit, build date, Go version and platform of this
+binary. It reads no configuration file, so it works whatever state the
+configuration is in.
+
+Exit status: 0 printed; 2 bad usage or output format.`,
 		Args:    usageArgs(cobra.NoArgs),
 		GroupID: groupSetup,
 		Example: `  repairxctl version
