@@ -22,8 +22,8 @@ type VersionOptions struct {
 func newVersionCmd(f *Factory, runF func(*VersionOptions) error) *cobra.Command {
 	opts := &VersionOptions{IO: f.IOStreams, Build: f.Build}
 	cmd := &cobra.Command{
-		Use:     "version",
-		Short:   "Print the version, commit, build date and Go version",
+		Use:   "version",
+		Short: "Print the version, commit, build date and Go version",
 		Long: `Print the version, commit, build date, Go version and platform of this
 binary. It reads no configuration file, so it works whatever state the
 configuration is in.
