@@ -17,10 +17,10 @@ all: build
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/repairxctl
 
-# The README's run command: validate the shipped example rules and
-# Alertmanager config against the platform's required-alerts policy.
+# The README's run command: serve the API on its embedded defaults
+# (https://127.0.0.1:8443, self-signed certificate and store in the data dir).
 run: build
-	./$(BIN) alerts validate --strict --policy examples/policy.yaml examples/
+	./$(BIN) serve
 
 # Installs what the tests need (idempotent, fast when present), then runs the
 # whole suite against real services. CI=true makes a missing service a

@@ -11,11 +11,12 @@ import (
 )
 
 // Command groups in `repairxctl --help`. Later commands join these: check
-// (checklist), and a group "Operate:" for serve, backup, audit, kpi, secrets
-// and runbook, added with the first of them (cobra prints empty groups).
+// (checklist); operate: serve, user, migrate, then backup, audit, kpi,
+// secrets and runbook.
 const (
-	groupCheck = "check"
-	groupSetup = "setup"
+	groupOperate = "operate"
+	groupCheck   = "check"
+	groupSetup   = "setup"
 )
 
 // NewRootCmd builds the whole command tree.
@@ -83,12 +84,16 @@ docs/exit-codes.md: 0 ok, 1 failed, 2 usage or configuration error,
 	_ = root.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "json", "yaml", "ndjson"}, cobra.ShellCompDirectiveNoFileComp))
 
 	root.AddGroup(
+		&cobra.Group{ID: groupOperate, Title: "Operate:"},
 		&cobra.Group{ID: groupCheck, Title: "Check and validate:"},
 		&cobra.Group{ID: groupSetup, Title: "Set up:"},
 	)
 	root.SetHelpCommandGroupID(groupSetup)
 
 	root.AddCommand(
+		newServeCmd(f, nil),
+		newUserCmd(f),
+		newMigrateCmd(f),
 		newAlertsCmd(f),
 		newConfigCmd(f),
 		newVersionCmd(f, nil),

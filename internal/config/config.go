@@ -24,8 +24,13 @@ type Config struct {
 	Verbose bool   `mapstructure:"verbose"`
 	Quiet   bool   `mapstructure:"quiet"`
 
-	Database DatabaseConfig `mapstructure:"database"`
-	Alerts   AlertsConfig   `mapstructure:"alerts"`
+	Database  DatabaseConfig  `mapstructure:"database"`
+	Server    ServerConfig    `mapstructure:"server"`
+	Auth      AuthConfig      `mapstructure:"auth"`
+	RateLimit RateLimitConfig `mapstructure:"ratelimit"`
+	Audit     AuditConfig     `mapstructure:"audit"`
+	Health    HealthConfig    `mapstructure:"health"`
+	Alerts    AlertsConfig    `mapstructure:"alerts"`
 
 	// File is the config file that was read, or "" when none was.
 	File string `mapstructure:"-"`
@@ -37,6 +42,98 @@ type Config struct {
 // migrate and backup on several nodes. Empty means the embedded store.
 type DatabaseConfig struct {
 	URL Secret `mapstructure:"url"`
+}
+
+// ServerConfig configures `serve`'s listeners, TLS and HTTP limits.
+type ServerConfig struct {
+	// Listen is the HTTPS address.
+	Listen string `mapstructure:"listen"`
+	// RedirectListen, when set, is a plain-HTTP address that only redirects
+	// to HTTPS.
+	RedirectListen string `mapstructure:"redirect_listen"`
+	// InsecurePlainHTTP serves the API without TLS; refused unless Listen is
+	// a loopback address.
+	InsecurePlainHTTP bool `mapstructure:"insecure_plain_http"`
+	// MetricsListen, when set, serves /api/metrics on its own plain-HTTP
+	// listener (for a scraper on a private network) as well.
+	MetricsListen string `mapstructure:"metrics_listen"`
+	// MetricsNetworks may scrape /api/metrics on the main listener besides
+	// loopback.
+	MetricsNetworks []string  `mapstructure:"metrics_networks"`
+	TLS             TLSConfig `mapstructure:"tls"`
+	// TrustedProxies are the proxies (NGINX) whose X-Forwarded-For is
+	// believed.
+	TrustedProxies []string `mapstructure:"trusted_proxies"`
+	// CORSOrigins may call the API from a browser with credentials.
+	CORSOrigins  []string       `mapstructure:"cors_origins"`
+	MaxBodyBytes int64          `mapstructure:"max_body_bytes"`
+	Timeouts     ServerTimeouts `mapstructure:"timeouts"`
+}
+
+// TLSConfig names the certificate; empty files mean a self-signed pair
+// generated into the data directory.
+type TLSConfig struct {
+	CertFile string `mapstructure:"cert_file"`
+	KeyFile  string `mapstructure:"key_file"`
+	// Hosts are extra names and addresses for the self-signed certificate.
+	Hosts []string `mapstructure:"hosts"`
+}
+
+// ServerTimeouts bound every phase of a request and the shutdown.
+type ServerTimeouts struct {
+	ReadHeader time.Duration `mapstructure:"read_header"`
+	Read       time.Duration `mapstructure:"read"`
+	Write      time.Duration `mapstructure:"write"`
+	Idle       time.Duration `mapstructure:"idle"`
+	Handler    time.Duration `mapstructure:"handler"`
+	Shutdown   time.Duration `mapstructure:"shutdown"`
+}
+
+// AuthConfig configures logins, tokens, cookies, 2FA and lockouts.
+type AuthConfig struct {
+	AccessTTL  time.Duration `mapstructure:"access_ttl"`
+	RefreshTTL time.Duration `mapstructure:"refresh_ttl"`
+	BcryptCost int           `mapstructure:"bcrypt_cost"`
+	Issuer     string        `mapstructure:"issuer"`
+	// SameSite is the cookies' SameSite mode: strict or lax.
+	SameSite string        `mapstructure:"same_site"`
+	Lockout  LockoutConfig `mapstructure:"lockout"`
+	// TwoFactorRoles must enrol in TOTP before they reach anything else.
+	TwoFactorRoles []string `mapstructure:"two_factor_roles"`
+}
+
+// LockoutConfig is the brute-force lockout.
+type LockoutConfig struct {
+	Threshold int           `mapstructure:"threshold"`
+	Duration  time.Duration `mapstructure:"duration"`
+	Max       time.Duration `mapstructure:"max"`
+}
+
+// RateLimitConfig holds the per-IP and per-user limits and the auto-block.
+type RateLimitConfig struct {
+	Global string `mapstructure:"global"`
+	API    string `mapstructure:"api"`
+	Auth   string `mapstructure:"auth"`
+	User   string `mapstructure:"user"`
+	// BlockAfter consecutive violations block an IP for BlockFor.
+	BlockAfter int           `mapstructure:"block_after"`
+	BlockFor   time.Duration `mapstructure:"block_for"`
+	// AllowList networks are exempt from limits and blocks.
+	AllowList []string `mapstructure:"allow_list"`
+}
+
+// AuditConfig says where audit events go besides the store.
+type AuditConfig struct {
+	// File, when set, receives each event as a JSON line.
+	File string `mapstructure:"file"`
+}
+
+// HealthConfig configures /api/health/business.
+type HealthConfig struct {
+	// Business lists the checks: admin, certificate, audit_file.
+	Business []string `mapstructure:"business"`
+	// CertMinDays is how many days the certificate must still be valid.
+	CertMinDays int `mapstructure:"cert_min_days"`
 }
 
 // AlertsConfig configures `alerts validate`.
@@ -101,6 +198,42 @@ func Keys(dataDir string) []Key {
 		{Name: "verbose", Default: false, Doc: "Log more detail to stderr."},
 		{Name: "quiet", Default: false, Doc: "Print nothing but results and errors."},
 		{Name: "database.url", Default: "", Secret: true, Doc: "PostgreSQL URL shared by several serve nodes (a secret: value, file:PATH or env:NAME). Empty: the embedded store."},
+		{Name: "server.listen", Default: "127.0.0.1:8443", Doc: "HTTPS address serve listens on (TLS 1.3 only)."},
+		{Name: "server.redirect_listen", Default: "", Doc: "Plain-HTTP address that only redirects to HTTPS; empty: none."},
+		{Name: "server.insecure_plain_http", Default: false, Doc: "Serve plain HTTP instead of HTTPS; refused unless server.listen is a loopback address."},
+		{Name: "server.metrics_listen", Default: "", Doc: "Separate plain-HTTP address serving only /api/metrics; empty: none."},
+		{Name: "server.metrics_networks", Default: []string{}, Doc: "Networks (CIDRs) that may scrape /api/metrics on the main listener, besides loopback."},
+		{Name: "server.tls.cert_file", Default: "", Doc: "TLS certificate (PEM); reloaded when it changes. Empty: a self-signed one in data_dir."},
+		{Name: "server.tls.key_file", Default: "", Doc: "TLS private key (PEM) matching server.tls.cert_file."},
+		{Name: "server.tls.hosts", Default: []string{}, Doc: "Extra host names and addresses for the self-signed certificate."},
+		{Name: "server.trusted_proxies", Default: []string{}, Doc: "Proxies (CIDRs) whose X-Forwarded-For is believed, such as NGINX in front."},
+		{Name: "server.cors_origins", Default: []string{}, Doc: "Browser origins allowed to call the API with credentials (exact, as https://app.example.com)."},
+		{Name: "server.max_body_bytes", Default: int64(65536), Doc: "Largest request body accepted, in bytes."},
+		{Name: "server.timeouts.read_header", Default: 5 * time.Second, Doc: "Time allowed to read a request's headers."},
+		{Name: "server.timeouts.read", Default: 15 * time.Second, Doc: "Time allowed to read a whole request."},
+		{Name: "server.timeouts.write", Default: 30 * time.Second, Doc: "Time allowed to write a response."},
+		{Name: "server.timeouts.idle", Default: 2 * time.Minute, Doc: "How long an idle keep-alive connection stays open."},
+		{Name: "server.timeouts.handler", Default: 10 * time.Second, Doc: "Time a handler may take before the request is answered 503."},
+		{Name: "server.timeouts.shutdown", Default: 30 * time.Second, Doc: "Time in-flight requests get to finish after SIGTERM."},
+		{Name: "auth.access_ttl", Default: 15 * time.Minute, Doc: "Lifetime of a JWT access token."},
+		{Name: "auth.refresh_ttl", Default: 7 * 24 * time.Hour, Doc: "Lifetime of a refresh token (rotated on every use)."},
+		{Name: "auth.bcrypt_cost", Default: 12, Doc: "bcrypt cost for new password hashes (at least 10)."},
+		{Name: "auth.issuer", Default: "repairxctl", Doc: "JWT issuer and audience, and the TOTP issuer shown in authenticator apps."},
+		{Name: "auth.same_site", Default: "strict", Doc: "SameSite mode of the session cookies: strict or lax."},
+		{Name: "auth.lockout.threshold", Default: 5, Doc: "Failed logins in a row that lock an account."},
+		{Name: "auth.lockout.duration", Default: 15 * time.Minute, Doc: "Length of the first lockout; each repeat doubles it."},
+		{Name: "auth.lockout.max", Default: 24 * time.Hour, Doc: "Longest lockout."},
+		{Name: "auth.two_factor_roles", Default: []string{"admin", "owner"}, Doc: "Roles that reach nothing but 2FA setup until they enrol in TOTP."},
+		{Name: "ratelimit.global", Default: "100/1m", Doc: "Requests per client IP, all routes: N/PERIOD, optionally followed by burst=B; off disables the tier."},
+		{Name: "ratelimit.api", Default: "60/1m", Doc: "Requests per client IP to /api/v1."},
+		{Name: "ratelimit.auth", Default: "5/15m", Doc: "Requests per client IP to login and refresh."},
+		{Name: "ratelimit.user", Default: "300/1m", Doc: "Requests per signed-in user."},
+		{Name: "ratelimit.block_after", Default: 5, Doc: "Consecutive rate-limit violations that block an IP (0: never block)."},
+		{Name: "ratelimit.block_for", Default: time.Hour, Doc: "How long a blocked IP gets 403."},
+		{Name: "ratelimit.allow_list", Default: []string{}, Doc: "Networks (CIDRs) exempt from rate limits and blocks. Empty: none, loopback included."},
+		{Name: "audit.file", Default: "", Doc: "Also append each audit event as a JSON line to this file (for a log shipper)."},
+		{Name: "health.business", Default: []string{"admin", "certificate"}, Doc: "Checks of /api/health/business: admin, certificate, audit_file."},
+		{Name: "health.cert_min_days", Default: 14, Doc: "Days the TLS certificate must still be valid for the certificate check."},
 		{Name: "alerts.scrape_interval", Default: time.Minute, Doc: "Scrape interval the rules run under; rate() and increase() ranges shorter than twice this are flagged."},
 		{Name: "alerts.required_labels", Default: map[string][]string{"severity": {"critical", "warning", "info"}}, Map: true, Doc: "Labels every alert must carry, each with its allowed values ([] allows any value)."},
 		{Name: "alerts.required_annotations", Default: []string{"summary", "description", "runbook_url"}, Doc: "Annotations every alert must carry."},

@@ -74,6 +74,23 @@ func TestDefaults(t *testing.T) {
 	if s := cfg.Source("alerts.scrape_interval"); s != "default" {
 		t.Errorf("source = %q, want default", s)
 	}
+	if cfg.Server.Listen != "127.0.0.1:8443" || cfg.Auth.AccessTTL != 15*time.Minute || cfg.Auth.RefreshTTL != 7*24*time.Hour ||
+		cfg.Auth.BcryptCost != 12 || cfg.RateLimit.Auth != "5/15m" || len(cfg.RateLimit.AllowList) != 0 {
+		t.Errorf("serve defaults not applied: %+v %+v %+v", cfg.Server, cfg.Auth, cfg.RateLimit)
+	}
+}
+
+func TestWholeNumbersFromTheEnvironment(t *testing.T) {
+	isolate(t)
+	t.Setenv("REPAIRX_AUTH_BCRYPT_COST", "10")
+	t.Setenv("REPAIRX_SERVER_MAX_BODY_BYTES", "1024")
+	cfg, err := Load(LoadOptions{Flags: flags(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Auth.BcryptCost != 10 || cfg.Server.MaxBodyBytes != 1024 {
+		t.Errorf("bcrypt_cost %d, max_body_bytes %d", cfg.Auth.BcryptCost, cfg.Server.MaxBodyBytes)
+	}
 }
 
 func TestPrecedence(t *testing.T) {
@@ -156,6 +173,16 @@ func TestErrorsNameKeyAndSource(t *testing.T) {
 		{"bad secret ref", "database:\n  url: 'env:1BAD'\n", "",
 			[]string{`config: database.url: "1BAD" is not an environment variable name (from file repairxctl.yaml:2)`}},
 		{"not yaml", "output: [\n", "", []string{"config: ", "file repairxctl.yaml"}},
+		{"bad whole number from env", "", "REPAIRX_AUTH_BCRYPT_COST=twelve",
+			[]string{`config: auth.bcrypt_cost: "twelve" is not a whole number`, "(from env REPAIRX_AUTH_BCRYPT_COST)"}},
+		{"bcrypt cost below 10", "auth:\n  bcrypt_cost: 8\n", "",
+			[]string{"config: auth.bcrypt_cost: must be from 10 to 31, got 8", "repairxctl.yaml:2"}},
+		{"bad rate-limit network", "ratelimit:\n  allow_list: [10.0.0.0/33]\n", "",
+			[]string{`config: ratelimit.allow_list: "10.0.0.0/33" is not an address or a network`}},
+		{"bad CORS origin", "server:\n  cors_origins: [app.example.com]\n", "",
+			[]string{`server.cors_origins: "app.example.com" is not an origin`}},
+		{"half a TLS pair", "server:\n  tls:\n    cert_file: a.crt\n", "",
+			[]string{"server.tls.cert_file and server.tls.key_file go together"}},
 		{"two errors at once", "output: xml\nverbose: true\nquiet: true\n", "",
 			[]string{"output:", "quiet and verbose cannot both be set"}},
 	}

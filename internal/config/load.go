@@ -334,6 +334,15 @@ func decodeHook(from, to reflect.Type, data any) (any, error) {
 		return data, nil
 	case to == durationType:
 		return nil, fmt.Errorf("%v is not a duration: use a number with a unit, as in 30s, 5m or 1h", data)
+	case (to.Kind() == reflect.Int || to.Kind() == reflect.Int64) && from.Kind() == reflect.String:
+		n, err := strconv.ParseInt(strings.TrimSpace(data.(string)), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a whole number", data)
+		}
+		if to.Kind() == reflect.Int {
+			return int(n), nil
+		}
+		return n, nil
 	case to.Kind() == reflect.Bool && from.Kind() == reflect.String:
 		b, err := strconv.ParseBool(data.(string))
 		if err != nil {
@@ -396,6 +405,9 @@ func (c *Config) resolveRelativePaths() {
 	}
 	rel("data_dir", &c.DataDir)
 	rel("alerts.policy", &c.Alerts.Policy)
+	rel("server.tls.cert_file", &c.Server.TLS.CertFile)
+	rel("server.tls.key_file", &c.Server.TLS.KeyFile)
+	rel("audit.file", &c.Audit.File)
 	if c.Database.URL.Reference() == "file" {
 		p := strings.TrimPrefix(string(c.Database.URL), "file:")
 		rel("database.url", &p)

@@ -1,0 +1,268 @@
+package commands
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/repairx/repairxctl/internal/server/certs"
+	"github.com/repairx/repairxctl/internal/ui"
+)
+
+// syncBuffer is a bytes.Buffer safe to read while serve writes its logs.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// startServe runs `repairxctl serve` in this process until the returned
+// stop is called; stop returns the exit code.
+func startServe(t *testing.T, args ...string) (stderr *syncBuffer, stop func() int) {
+	t.Helper()
+	ios, _, _, _ := ui.Test()
+	errOut := &syncBuffer{}
+	ios.ErrOut = errOut
+	f := NewFactory(ios)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() { done <- Run(ctx, append([]string{"serve"}, args...), f) }()
+	var once sync.Once
+	code := -1
+	stop = func() int {
+		once.Do(func() {
+			cancel()
+			select {
+			case code = <-done:
+			case <-time.After(60 * time.Second):
+				t.Error("serve did not stop within a minute of its context ending")
+			}
+		})
+		return code
+	}
+	t.Cleanup(func() { stop() })
+	return errOut, stop
+}
+
+// httpsClient trusts the self-signed certificate in dataDir.
+func httpsClient(t *testing.T, dataDir string) *http.Client {
+	t.Helper()
+	pemBytes, err := os.ReadFile(filepath.Join(dataDir, "tls", certs.CertFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pemBytes)
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
+}
+
+// waitLive polls until the server answers its liveness probe.
+func waitLive(t *testing.T, base string, stderr *syncBuffer, dataDir string) *http.Client {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(filepath.Join(dataDir, "tls", certs.CertFileName)); err == nil {
+			c := httpsClient(t, dataDir)
+			if resp, err := c.Get(base + "/api/health/live"); err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					return c
+				}
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("serve did not come up; stderr:\n%s", stderr.String())
+	return nil
+}
+
+func TestServeEndToEnd(t *testing.T) {
+	dir := isolate(t)
+	dataDir := filepath.Join(dir, "data-dir")
+	addr := freePort(t)
+	base := "https://" + addr
+	stderr, stop := startServe(t, "--data-dir", dataDir, "--listen", addr)
+	c := waitLive(t, base, stderr, dataDir)
+
+	// The banner: address, data directory, fingerprint, the first-user hint.
+	banner := stderr.String()
+	fp, err := certs.FileFingerprint(filepath.Join(dataDir, "tls", certs.CertFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"listening on " + base, "data directory: " + dataDir, "certificate: " + fp,
+		"repairxctl user create --data-dir " + dataDir} {
+		if !strings.Contains(banner, want) {
+			t.Errorf("banner lacks %q:\n%s", want, banner)
+		}
+	}
+	for _, f := range []string{"repairx.db", "keys.json", "tls/tls.key"} {
+		fi, err := os.Stat(filepath.Join(dataDir, f))
+		if err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v, mode %v; want 0600", f, err, fi)
+		}
+	}
+
+	// The operator creates the first user beside the running server, as
+	// the banner says, and signs in.
+	ios, in, _, errOut := ui.Test()
+	in.WriteString("a password long enough\n")
+	if code := Run(context.Background(), strings.Fields("user create --data-dir "+dataDir+" --email boss@example.test --role manager --password-stdin"), NewFactory(ios)); code != 0 {
+		t.Fatalf("user create exit %d: %s", code, errOut)
+	}
+	resp, err := c.Post(base+"/api/v1/auth/login", "application/json",
+		strings.NewReader(`{"email":"boss@example.test","password":"a password long enough"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var login struct {
+		AccessToken string `json:"accessToken"`
+	}
+	json.NewDecoder(resp.Body).Decode(&login)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || login.AccessToken == "" {
+		t.Fatalf("login: %d; stderr:\n%s", resp.StatusCode, stderr.String())
+	}
+
+	// Graceful shutdown: a request in flight when the signal comes is
+	// answered. A login spends a bcrypt comparison (cost 12), long enough
+	// to be caught in flight.
+	slow := make(chan int, 1)
+	go func() {
+		resp, err := c.Post(base+"/api/v1/auth/login", "application/json",
+			strings.NewReader(`{"email":"boss@example.test","password":"a password long enough"}`))
+		if err != nil {
+			slow <- -1
+			return
+		}
+		resp.Body.Close()
+		slow <- resp.StatusCode
+	}()
+	waitInFlight(t, c, base, 2)
+	if code := stop(); code != 0 {
+		t.Fatalf("serve exit %d after SIGTERM-like cancel; stderr:\n%s", code, stderr.String())
+	}
+	if got := <-slow; got != http.StatusOK {
+		t.Errorf("in-flight login answered %d, want 200", got)
+	}
+
+	// Logs are JSON lines with request ids and no secrets.
+	logs := stderr.String()
+	if !strings.Contains(logs, `"msg":"request"`) || !strings.Contains(logs, `"request_id":"`) {
+		t.Errorf("no JSON request log lines:\n%s", logs)
+	}
+	for _, secret := range []string{"a password long enough", login.AccessToken} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("the log contains a secret %.12q…", secret)
+		}
+	}
+}
+
+var inFlightRE = regexp.MustCompile(`(?m)^repairx_http_requests_in_flight (\d+)`)
+
+// waitInFlight polls the metrics until n requests are in flight (the
+// metrics request itself included).
+func waitInFlight(t *testing.T, c *http.Client, base string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := c.Get(base + "/api/metrics")
+		if err == nil {
+			var b bytes.Buffer
+			b.ReadFrom(resp.Body)
+			resp.Body.Close()
+			if m := inFlightRE.FindStringSubmatch(b.String()); m != nil {
+				if got, _ := strconv.Atoi(m[1]); got >= n {
+					return
+				}
+			}
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	t.Fatal("the slow request never showed up in flight")
+}
+
+func TestServeRefusesPlainHTTPOffLoopback(t *testing.T) {
+	isolate(t)
+	r := runCmd(t, false, "serve --insecure-plain-http --listen 0.0.0.0:0")
+	if r.code != 2 || !strings.Contains(r.errOut, "server.insecure_plain_http") || !strings.Contains(r.errOut, "loopback") {
+		t.Fatalf("exit %d, stderr %q", r.code, r.errOut)
+	}
+	r = runCmd(t, false, "serve --listen nonsense")
+	if r.code != 2 || !strings.Contains(r.errOut, "server.listen") {
+		t.Fatalf("exit %d, stderr %q", r.code, r.errOut)
+	}
+}
+
+func TestServeAddressTaken(t *testing.T) {
+	dir := isolate(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	r := runCmd(t, false, "serve --data-dir "+filepath.Join(dir, "d")+" --listen "+l.Addr().String())
+	if r.code != 1 || !strings.Contains(r.errOut, "listening on "+l.Addr().String()) {
+		t.Fatalf("exit %d, stderr %q", r.code, r.errOut)
+	}
+}
+
+func TestServePlainHTTPOnLoopbackWarns(t *testing.T) {
+	dir := isolate(t)
+	dataDir := filepath.Join(dir, "d")
+	addr := freePort(t)
+	stderr, stop := startServe(t, "--data-dir", dataDir, "--listen", addr, "--insecure-plain-http")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/api/health/live")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("plain serve did not come up: %s", stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code := stop(); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if !strings.Contains(stderr.String(), "WARNING: plain HTTP") {
+		t.Errorf("no warning:\n%s", stderr.String())
+	}
+}
