@@ -114,10 +114,33 @@ func waitLive(t *testing.T, base string, stderr *syncBuffer, dataDir string) *ht
 func TestServeEndToEnd(t *testing.T) {
 	dir := isolate(t)
 	dataDir := filepath.Join(dir, "data-dir")
-	addr := freePort(t)
+	addr, redirect, metrics := freePort(t), freePort(t), freePort(t)
+	auditFile := filepath.Join(dir, "audit.jsonl")
 	base := "https://" + addr
-	stderr, stop := startServe(t, "--data-dir", dataDir, "--listen", addr)
+	stderr, stop := startServe(t, "--data-dir", dataDir, "--listen", addr, "--redirect-listen", redirect,
+		"--metrics-listen", metrics, "--audit-file", auditFile)
 	c := waitLive(t, base, stderr, dataDir)
+
+	// The plain listener only redirects; the metrics listener only serves metrics.
+	plain := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := plain.Get("http://" + redirect + "/api/v1/me?x=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusPermanentRedirect || resp.Header.Get("Location") != base+"/api/v1/me?x=1" {
+		t.Errorf("redirect: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	for path, want := range map[string]int{"/api/metrics": 200, "/api/v1/me": 404} {
+		resp, err := plain.Get("http://" + metrics + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("metrics listener %s: %d, want %d", path, resp.StatusCode, want)
+		}
+	}
 
 	// The banner: address, data directory, fingerprint, the first-user hint.
 	banner := stderr.String()
@@ -145,7 +168,7 @@ func TestServeEndToEnd(t *testing.T) {
 	if code := Run(context.Background(), strings.Fields("user create --data-dir "+dataDir+" --email boss@example.test --role manager --password-stdin"), NewFactory(ios)); code != 0 {
 		t.Fatalf("user create exit %d: %s", code, errOut)
 	}
-	resp, err := c.Post(base+"/api/v1/auth/login", "application/json",
+	resp, err = c.Post(base+"/api/v1/auth/login", "application/json",
 		strings.NewReader(`{"email":"boss@example.test","password":"a password long enough"}`))
 	if err != nil {
 		t.Fatal(err)
@@ -157,6 +180,11 @@ func TestServeEndToEnd(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || login.AccessToken == "" {
 		t.Fatalf("login: %d; stderr:\n%s", resp.StatusCode, stderr.String())
+	}
+
+	// The audit file got the login as a JSON line.
+	if data, err := os.ReadFile(auditFile); err != nil || !strings.Contains(string(data), `"action":"auth.login","resource":"user:`) {
+		t.Errorf("audit file: %v %s", err, data)
 	}
 
 	// Graceful shutdown: a request in flight when the signal comes is
