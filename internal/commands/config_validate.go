@@ -60,7 +60,7 @@ func configValidateRun(opts *ConfigValidateOptions) error {
 	for _, s := range []struct {
 		key    string
 		secret config.Secret
-	}{{"database.url", cfg.Database.URL}} {
+	}{{"database.url", cfg.Database.URL}, {"redis.url", cfg.Redis.URL}, {"auth.key_encryption_key", cfg.Auth.KeyEncryptionKey}} {
 		if !s.secret.IsSet() {
 			continue
 		}

@@ -25,6 +25,8 @@ type Config struct {
 	Quiet   bool   `mapstructure:"quiet"`
 
 	Database  DatabaseConfig  `mapstructure:"database"`
+	Redis     RedisConfig     `mapstructure:"redis"`
+	Tracing   TracingConfig   `mapstructure:"tracing"`
 	Server    ServerConfig    `mapstructure:"server"`
 	Auth      AuthConfig      `mapstructure:"auth"`
 	RateLimit RateLimitConfig `mapstructure:"ratelimit"`
@@ -42,6 +44,19 @@ type Config struct {
 // migrate and backup on several nodes. Empty means the embedded store.
 type DatabaseConfig struct {
 	URL Secret `mapstructure:"url"`
+}
+
+// RedisConfig selects the Redis shared by several serve nodes for rate
+// limits, IP blocks and revoked sessions. Empty means in memory.
+type RedisConfig struct {
+	URL Secret `mapstructure:"url"`
+}
+
+// TracingConfig turns on OpenTelemetry tracing over OTLP/HTTP.
+type TracingConfig struct {
+	// Endpoint is the OTLP/HTTP collector URL; empty turns tracing off.
+	Endpoint    string  `mapstructure:"endpoint"`
+	SampleRatio float64 `mapstructure:"sample_ratio"`
 }
 
 // ServerConfig configures `serve`'s listeners, TLS and HTTP limits.
@@ -98,6 +113,8 @@ type AuthConfig struct {
 	// SameSite is the cookies' SameSite mode: strict or lax.
 	SameSite string        `mapstructure:"same_site"`
 	Lockout  LockoutConfig `mapstructure:"lockout"`
+	// KeyEncryptionKey seals the key ring kept in a shared database.
+	KeyEncryptionKey Secret `mapstructure:"key_encryption_key"`
 	// TwoFactorRoles must enrol in TOTP before they reach anything else.
 	TwoFactorRoles []string `mapstructure:"two_factor_roles"`
 }
@@ -120,6 +137,9 @@ type RateLimitConfig struct {
 	BlockFor   time.Duration `mapstructure:"block_for"`
 	// AllowList networks are exempt from limits and blocks.
 	AllowList []string `mapstructure:"allow_list"`
+	// FailClosed lists the route classes refused (503) while the limiter's
+	// backend fails; the others pass unchecked.
+	FailClosed []string `mapstructure:"fail_closed"`
 }
 
 // AuditConfig says where audit events go besides the store.
@@ -198,6 +218,9 @@ func Keys(dataDir string) []Key {
 		{Name: "verbose", Default: false, Doc: "Log more detail to stderr."},
 		{Name: "quiet", Default: false, Doc: "Print nothing but results and errors."},
 		{Name: "database.url", Default: "", Secret: true, Doc: "PostgreSQL URL shared by several serve nodes (a secret: value, file:PATH or env:NAME). Empty: the embedded store."},
+		{Name: "redis.url", Default: "", Secret: true, Doc: "Redis shared by several serve nodes for rate limits, IP blocks and revoked sessions (a secret). Empty: in memory."},
+		{Name: "tracing.endpoint", Default: "", Doc: "OpenTelemetry OTLP/HTTP collector URL, as http://127.0.0.1:4318. Empty: tracing off."},
+		{Name: "tracing.sample_ratio", Default: 1.0, Doc: "Share of requests traced, from 0 to 1."},
 		{Name: "server.listen", Default: "127.0.0.1:8443", Doc: "HTTPS address serve listens on (TLS 1.3 only)."},
 		{Name: "server.redirect_listen", Default: "", Doc: "Plain-HTTP address that only redirects to HTTPS; empty: none."},
 		{Name: "server.insecure_plain_http", Default: false, Doc: "Serve plain HTTP instead of HTTPS; refused unless server.listen is a loopback address."},
@@ -223,6 +246,7 @@ func Keys(dataDir string) []Key {
 		{Name: "auth.lockout.threshold", Default: 5, Doc: "Failed logins in a row that lock an account."},
 		{Name: "auth.lockout.duration", Default: 15 * time.Minute, Doc: "Length of the first lockout; each repeat doubles it."},
 		{Name: "auth.lockout.max", Default: 24 * time.Hour, Doc: "Longest lockout."},
+		{Name: "auth.key_encryption_key", Default: "", Secret: true, Doc: "32-byte key (base64) sealing the key ring kept in a shared database; needed with database.url (a secret)."},
 		{Name: "auth.two_factor_roles", Default: []string{"admin", "owner"}, Doc: "Roles that reach nothing but 2FA setup until they enrol in TOTP."},
 		{Name: "ratelimit.global", Default: "100/1m", Doc: "Requests per client IP, all routes: N/PERIOD, optionally followed by burst=B; off disables the tier."},
 		{Name: "ratelimit.api", Default: "60/1m", Doc: "Requests per client IP to /api/v1."},
@@ -231,6 +255,7 @@ func Keys(dataDir string) []Key {
 		{Name: "ratelimit.block_after", Default: 5, Doc: "Consecutive rate-limit violations that block an IP (0: never block)."},
 		{Name: "ratelimit.block_for", Default: time.Hour, Doc: "How long a blocked IP gets 403."},
 		{Name: "ratelimit.allow_list", Default: []string{}, Doc: "Networks (CIDRs) exempt from rate limits and blocks. Empty: none, loopback included."},
+		{Name: "ratelimit.fail_closed", Default: []string{"auth"}, Doc: "Route classes refused with 503 while the limiter's backend (Redis) fails: general, api, auth; the others pass unchecked."},
 		{Name: "audit.file", Default: "", Doc: "Also append each audit event as a JSON line to this file (for a log shipper)."},
 		{Name: "health.business", Default: []string{"admin", "certificate"}, Doc: "Checks of /api/health/business: admin, certificate, audit_file."},
 		{Name: "health.cert_min_days", Default: 14, Doc: "Days the TLS certificate must still be valid for the certificate check."},

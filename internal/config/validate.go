@@ -49,6 +49,12 @@ func (c *Config) validate() *Errors {
 		add("database.url", "%v", err)
 	}
 	c.validateServe(add)
+	if err := c.Redis.URL.Check(); err != nil {
+		add("redis.url", "%v", err)
+	}
+	if err := c.Auth.KeyEncryptionKey.Check(); err != nil {
+		add("auth.key_encryption_key", "%v", err)
+	}
 	if c.Alerts.ScrapeInterval <= 0 {
 		add("alerts.scrape_interval", "must be a positive duration, got %s", c.Alerts.ScrapeInterval)
 	}
@@ -165,6 +171,19 @@ func (c *Config) validateServe(add func(key, format string, args ...any)) {
 	for _, b := range c.Health.Business {
 		if !slices.Contains(BusinessChecks, b) {
 			add("health.business", "%q is not a check: use %s", b, strings.Join(BusinessChecks, ", "))
+		}
+	}
+	for _, cl := range c.RateLimit.FailClosed {
+		if !slices.Contains([]string{"general", "api", "auth"}, cl) {
+			add("ratelimit.fail_closed", "%q is not a route class: use general, api or auth", cl)
+		}
+	}
+	if c.Tracing.SampleRatio < 0 || c.Tracing.SampleRatio > 1 {
+		add("tracing.sample_ratio", "must be from 0 to 1, got %g", c.Tracing.SampleRatio)
+	}
+	if c.Tracing.Endpoint != "" {
+		if u, err := url.Parse(c.Tracing.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			add("tracing.endpoint", "%q is not an http(s) URL", c.Tracing.Endpoint)
 		}
 	}
 	if c.Health.CertMinDays < 0 {

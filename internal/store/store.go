@@ -188,3 +188,22 @@ type AuditLog interface {
 	// are float64).
 	ListAudit(ctx context.Context, f AuditFilter) ([]audit.Event, error)
 }
+
+// Blobs are small named values every node shares, kept sealed by their
+// owner (the store never sees plaintext): serve keeps its key ring here,
+// encrypted under the key-encryption key, when several nodes share a store.
+// Implemented by the stores; not part of Store so that a store without it
+// stays usable on one node.
+type Blobs interface {
+	// Blob returns the value named name, or ErrNotFound.
+	Blob(ctx context.Context, name string) ([]byte, error)
+	// CreateBlob stores value under name if there is none yet and returns
+	// the stored value: value, or the one a concurrent caller (another
+	// node) stored first. Of concurrent creators exactly one wins and all
+	// get its value.
+	CreateBlob(ctx context.Context, name string, value []byte, now time.Time) ([]byte, error)
+	// ReplaceBlob swaps old for value atomically (compare and swap: a key
+	// rotation on one node never loses another's). ErrConflict when the
+	// stored value is not old, ErrNotFound when there is none.
+	ReplaceBlob(ctx context.Context, name string, old, value []byte, now time.Time) error
+}

@@ -39,6 +39,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Audit", auditCases},
 		{"Store", storeCases},
 		{"Migrator", migratorCases},
+		{"Blobs", blobCases},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
