@@ -88,7 +88,8 @@ is taken, the store cannot be opened); 2 usage or configuration error.`,
   repairxctl serve --listen 127.0.0.1:9443 --data-dir /var/lib/repairxctl
 
   # Behind NGINX on this host, which terminates TLS
-  REPAIRX_SERVER_TRUSTED_PROXIES=127.0.0.1/32 repairxctl serve --insecure-plain-http --listen 127.0.0.1:8080`,
+  REPAIRX_SERVER_TRUSTED_PROXIES=127.0.0.1/32 repairxctl serve --insecure-plain-http --listen 127.0.0.1:8080 \
+    --metrics-listen 10.0.0.5:9100`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Config = f.Config
@@ -135,7 +136,8 @@ func serveSettings(cfg *config.Config) (server.Settings, error) {
 	if cfg.Auth.SameSite == "lax" {
 		s.SameSite = http.SameSiteLaxMode
 	}
-	s.Lockout = store.LockoutPolicy{Threshold: cfg.Auth.Lockout.Threshold, BaseLock: cfg.Auth.Lockout.Duration, MaxLock: cfg.Auth.Lockout.Max}
+	s.Lockout = store.LockoutPolicy{Threshold: cfg.Auth.Lockout.Threshold, BaseLock: cfg.Auth.Lockout.Duration, MaxLock: cfg.Auth.Lockout.Max,
+		Window: cfg.Auth.Lockout.Window, ForgetLockouts: cfg.Auth.Lockout.ForgetAfter}
 	s.TwoFactorRoles = nil
 	for _, r := range cfg.Auth.TwoFactorRoles {
 		role, err := store.ParseRole(r)
@@ -195,6 +197,9 @@ func serveSettings(cfg *config.Config) (server.Settings, error) {
 		}
 		if cfg.Server.RedirectListen != "" {
 			bad("server.redirect_listen", "a redirect to HTTPS makes no sense with server.insecure_plain_http")
+		}
+		if len(cfg.Server.TrustedProxies) == 0 {
+			bad("server.trusted_proxies", "plain HTTP is for a TLS proxy on this host: name it in server.trusted_proxies (e.g. 127.0.0.1/32), or every client looks like the proxy, shares one rate limit and one block")
 		}
 	}
 	if len(errs) > 0 {

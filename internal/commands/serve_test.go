@@ -247,7 +247,11 @@ func waitInFlight(t *testing.T, c *http.Client, base string, n int) {
 
 func TestServeRefusesPlainHTTPOffLoopback(t *testing.T) {
 	isolate(t)
-	r := runCmd(t, false, "serve --insecure-plain-http --listen 0.0.0.0:0")
+	r := runCmd(t, false, "serve --insecure-plain-http --listen 127.0.0.1:0")
+	if r.code != 2 || !strings.Contains(r.errOut, "server.trusted_proxies") {
+		t.Fatalf("plain HTTP without a trusted proxy: exit %d, stderr %q", r.code, r.errOut)
+	}
+	r = runCmd(t, false, "serve --insecure-plain-http --listen 0.0.0.0:0")
 	if r.code != 2 || !strings.Contains(r.errOut, "server.insecure_plain_http") || !strings.Contains(r.errOut, "loopback") {
 		t.Fatalf("exit %d, stderr %q", r.code, r.errOut)
 	}
@@ -274,6 +278,7 @@ func TestServePlainHTTPOnLoopbackWarns(t *testing.T) {
 	dir := isolate(t)
 	dataDir := filepath.Join(dir, "d")
 	addr := freePort(t)
+	t.Setenv("REPAIRX_SERVER_TRUSTED_PROXIES", "127.0.0.1/32")
 	stderr, stop := startServe(t, "--data-dir", dataDir, "--listen", addr, "--insecure-plain-http")
 	deadline := time.Now().Add(30 * time.Second)
 	for {

@@ -124,6 +124,10 @@ type LockoutConfig struct {
 	Threshold int           `mapstructure:"threshold"`
 	Duration  time.Duration `mapstructure:"duration"`
 	Max       time.Duration `mapstructure:"max"`
+	// Window forgets a failure this long after the previous one.
+	Window time.Duration `mapstructure:"window"`
+	// ForgetAfter forgets earlier lockouts this long after the last ended.
+	ForgetAfter time.Duration `mapstructure:"forget_after"`
 }
 
 // RateLimitConfig holds the per-IP and per-user limits and the auto-block.
@@ -246,6 +250,8 @@ func Keys(dataDir string) []Key {
 		{Name: "auth.lockout.threshold", Default: 5, Doc: "Failed logins in a row that lock an account."},
 		{Name: "auth.lockout.duration", Default: 15 * time.Minute, Doc: "Length of the first lockout; each repeat doubles it."},
 		{Name: "auth.lockout.max", Default: 24 * time.Hour, Doc: "Longest lockout."},
+		{Name: "auth.lockout.window", Default: time.Hour, Doc: "A failure this long after the previous one starts the count again."},
+		{Name: "auth.lockout.forget_after", Default: 24 * time.Hour, Doc: "Earlier lockouts are forgotten (the doubling restarts) this long after the last one ended."},
 		{Name: "auth.key_encryption_key", Default: "", Secret: true, Doc: "32-byte key (base64) sealing the key ring kept in a shared database; needed with database.url (a secret)."},
 		{Name: "auth.two_factor_roles", Default: []string{"admin", "owner"}, Doc: "Roles that reach nothing but 2FA setup until they enrol in TOTP."},
 		{Name: "ratelimit.global", Default: "100/1m", Doc: "Requests per client IP, all routes: N/PERIOD, optionally followed by burst=B; off disables the tier."},

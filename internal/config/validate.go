@@ -159,6 +159,8 @@ func (c *Config) validateServe(add func(key, format string, args ...any)) {
 		add("auth.lockout.threshold", "must be at least 1, got %d", c.Auth.Lockout.Threshold)
 	}
 	positive("auth.lockout.duration", c.Auth.Lockout.Duration)
+	positive("auth.lockout.window", c.Auth.Lockout.Window)
+	positive("auth.lockout.forget_after", c.Auth.Lockout.ForgetAfter)
 	if c.Auth.Lockout.Max < c.Auth.Lockout.Duration {
 		add("auth.lockout.max", "%s is shorter than auth.lockout.duration (%s)", c.Auth.Lockout.Max, c.Auth.Lockout.Duration)
 	}

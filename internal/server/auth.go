@@ -250,12 +250,25 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	if known {
 		lockKey = u.ID
 	}
-	lock, err := s.opts.Store.Lockout(ctx, lockKey)
+	// Every attempt is counted before the password is checked, so that
+	// attempts running at the same time cannot all slip past the lock: the
+	// count is one atomic step in the store, and the attempt after
+	// Threshold failures is the one that locks (and is refused unchecked).
+	attempts := s.opts.Lockout
+	attempts.Threshold++
+	before, err := s.opts.Store.Lockout(ctx, lockKey)
 	if err != nil {
 		s.internalError(w, r, "reading the lockout", err)
 		return
 	}
-	fail := func(reason, metric string, countFailure bool) {
+	lock := before
+	if !before.Locked(now) {
+		if lock, err = s.opts.Store.RecordFailure(ctx, lockKey, now, attempts); err != nil {
+			s.internalError(w, r, "counting a login attempt", err)
+			return
+		}
+	}
+	fail := func(reason, metric string) {
 		s.metrics.Logins.WithLabelValues(metric).Inc()
 		ev := audit.Event{Action: audit.ActionLogin, Resource: "user:" + email, Result: audit.ResultFailure,
 			Details: map[string]any{"reason": reason}}
@@ -263,25 +276,22 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 			ev.UserID = u.ID
 			ev.Resource = "user:" + u.ID
 		}
-		if countFailure {
-			l, err := s.opts.Store.RecordFailure(ctx, lockKey, now, s.opts.Lockout)
-			if err != nil {
-				s.log.Error("recording a failed login", "request_id", state(r).id, "error", err.Error())
-			} else if l.Locked(now) && l.LockoutCount > lock.LockoutCount {
-				// This failure placed the lock.
-				s.metrics.Lockouts.Inc()
-				s.audit(r, audit.Event{UserID: ev.UserID, Action: audit.ActionLockout, Resource: ev.Resource,
-					Result: audit.ResultBlocked, Details: map[string]any{
-						"until": l.LockedUntil.UTC().Format(time.RFC3339), "lockouts": l.LockoutCount}})
-			}
-		}
 		s.audit(r, ev)
 	}
-
 	if lock.Locked(now) {
+		if !before.Locked(now) && lock.LockoutCount > before.LockoutCount {
+			// This attempt placed the lock.
+			s.metrics.Lockouts.Inc()
+			ev := audit.Event{Action: audit.ActionLockout, Resource: "user:" + email, Result: audit.ResultBlocked,
+				Details: map[string]any{"until": lock.LockedUntil.UTC().Format(time.RFC3339), "lockouts": lock.LockoutCount}}
+			if known {
+				ev.UserID, ev.Resource = u.ID, "user:"+u.ID
+			}
+			s.audit(r, ev)
+		}
 		// Spend the same time as a check, and say nothing about the password.
 		s.opts.Hasher.VerifyDummy(req.Password)
-		fail("locked", "locked", false)
+		fail("locked", "locked")
 		retry := int(lock.LockedUntil.Sub(now).Seconds()) + 1
 		w.Header().Set("Retry-After", strconv.Itoa(retry))
 		writeError(w, r, http.StatusLocked, "account_locked", "too many failed logins: try again later")
@@ -290,7 +300,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 
 	if !known {
 		s.opts.Hasher.VerifyDummy(req.Password)
-		fail("unknown_user", "invalid_credentials", true)
+		fail("unknown_user", "invalid_credentials")
 		writeError(w, r, http.StatusUnauthorized, "invalid_credentials", invalidCredentials)
 		return
 	}
@@ -300,12 +310,12 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !ok {
-		fail("password", "invalid_credentials", true)
+		fail("password", "invalid_credentials")
 		writeError(w, r, http.StatusUnauthorized, "invalid_credentials", invalidCredentials)
 		return
 	}
 	if u.Disabled {
-		fail("disabled", "disabled", false)
+		fail("disabled", "disabled")
 		writeError(w, r, http.StatusUnauthorized, "invalid_credentials", invalidCredentials)
 		return
 	}
@@ -314,8 +324,9 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	if u.TwoFactorEnabled {
 		switch {
 		case req.TOTP == "" && req.BackupCode == "":
-			// The password was right: ask for the second factor. Not a
-			// failure, so that entering the code is not a second attempt.
+			// The password was right: ask for the second factor. The
+			// attempt stays counted until a login succeeds, so that
+			// alternating code guesses with bare passwords gains nothing.
 			s.metrics.Logins.WithLabelValues("second_factor_required").Inc()
 			writeError(w, r, http.StatusUnauthorized, "2fa_required", "enter the code from your authenticator app (totp) or a backup code (backupCode)")
 			return
@@ -329,7 +340,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if !ok {
-			fail("second_factor", "invalid_second_factor", true)
+			fail("second_factor", "invalid_second_factor")
 			writeError(w, r, http.StatusUnauthorized, "invalid_2fa", "invalid two-factor code")
 			return
 		}
@@ -399,7 +410,7 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u store.Us
 		return sessionResponse{}, err
 	}
 	rt, err := s.opts.Store.CreateRefreshToken(r.Context(), store.RefreshToken{
-		UserID: u.ID, FamilyID: family, TokenHash: hash, CreatedAt: now, ExpiresAt: now.Add(s.opts.RefreshTTL),
+		UserID: u.ID, FamilyID: family, TokenHash: hash, MFA: mfa, CreatedAt: now, ExpiresAt: now.Add(s.opts.RefreshTTL),
 	})
 	if err != nil {
 		return sessionResponse{}, err
@@ -508,9 +519,10 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusUnauthorized, "invalid_token", "invalid refresh token: sign in")
 		return
 	}
-	// Every family that survives 2FA enrolment was started with the second
-	// factor (verify revokes the others), so the session keeps its MFA.
-	resp, err := s.issue(w, r, u, rt, value, u.TwoFactorEnabled)
+	// The session keeps the MFA it was started with (stored on the family),
+	// never derived from the user's state now: a login racing an enrolment
+	// must not be upgraded.
+	resp, err := s.issue(w, r, u, rt, value, rt.MFA)
 	if err != nil {
 		s.internalError(w, r, "issuing an access token", err)
 		return

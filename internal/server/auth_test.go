@@ -7,6 +7,7 @@ import (
 	"image/png"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -194,8 +195,9 @@ func TestLockoutDoubles(t *testing.T) {
 	e.clock.Advance(15*time.Minute + time.Second)
 	wantStatus(t, c.login("m@example.test", testPassword), http.StatusOK)
 
-	// The second lockout lasts 30 minutes.
+	// The second lockout lasts 30 minutes (from the attempt that placed it).
 	fail5()
+	wantCode(t, c.login("m@example.test", testPassword), http.StatusLocked, "account_locked")
 	e.clock.Advance(16 * time.Minute)
 	wantCode(t, c.login("m@example.test", testPassword), http.StatusLocked, "account_locked")
 	e.clock.Advance(15 * time.Minute)
@@ -311,4 +313,46 @@ func TestEnrolmentEndsEarlierSessions(t *testing.T) {
 	wantStatus(t, c.get("/api/v1/me"), http.StatusOK)
 	wantStatus(t, c.post("/api/v1/auth/refresh", nil), http.StatusOK)
 	wantStatus(t, c.get("/api/v1/me"), http.StatusOK)
+}
+
+// TestLockoutHoldsUnderConcurrentGuesses: attempts are counted before the
+// password is checked, so a burst of simultaneous guesses gets no more
+// password checks than the threshold, and a right password in the burst
+// does not slip through once the lock is placed.
+func TestLockoutHoldsUnderConcurrentGuesses(t *testing.T) {
+	e := newEnv(t, relaxed)
+	e.createUser("target@example.test", store.RoleCustomer)
+	const n = 24
+	codes := make(chan int, n)
+	c := e.client() // one HTTP/2 connection carries the burst
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			pw := "wrong password!"
+			if i == n-1 {
+				pw = testPassword
+			}
+			body := `{"email":"target@example.test","password":"` + pw + `"}`
+			resp, err := c.hc.Post(e.base+"/api/v1/auth/login", "application/json", strings.NewReader(body))
+			if err != nil {
+				t.Error(err)
+				codes <- 0
+				return
+			}
+			resp.Body.Close()
+			codes <- resp.StatusCode
+		})
+	}
+	wg.Wait()
+	close(codes)
+	count := map[int]int{}
+	for c := range codes {
+		count[c]++
+	}
+	if checked := count[http.StatusUnauthorized] + count[http.StatusOK]; checked > 5 {
+		t.Errorf("%d passwords checked in a burst of %d (%v), want at most the threshold 5", checked, n, count)
+	}
+	if count[http.StatusLocked] < n-5 {
+		t.Errorf("%d attempts refused as locked, want at least %d (%v)", count[http.StatusLocked], n-5, count)
+	}
 }

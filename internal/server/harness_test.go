@@ -142,7 +142,7 @@ func newEnv(t *testing.T, tune func(*server.Options)) *env {
 	done := make(chan error, 1)
 	go func() {
 		done <- e.srv.Serve(sctx, server.Listeners{Main: ln, TLS: certs.ServerTLSConfig(reloader)},
-			server.Timeouts{ReadHeader: 5 * time.Second, Read: 10 * time.Second, Write: 10 * time.Second, Idle: time.Minute, Shutdown: 5 * time.Second})
+			server.Timeouts{ReadHeader: 5 * time.Second, Read: time.Minute, Write: time.Minute, Idle: time.Minute, Shutdown: 5 * time.Second})
 	}()
 	t.Cleanup(func() {
 		cancel()

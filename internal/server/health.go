@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/repairx/repairxctl/internal/server/clientip"
 	"github.com/repairx/repairxctl/internal/store"
 )
 
@@ -57,7 +58,29 @@ func (s *Server) answerChecks(w http.ResponseWriter, r *http.Request, checks []c
 			status, code = "unavailable", http.StatusServiceUnavailable
 		}
 	}
+	if !s.internal(r) {
+		// The public learns the verdict, not which check failed or why.
+		for i := range checks {
+			checks[i].Detail = ""
+		}
+	}
 	writeJSON(w, code, healthResponse{Status: status, Checks: checks})
+}
+
+// internal reports whether a request comes from loopback or a configured
+// scrape network, and not through a proxy that failed to name the client:
+// a request a trusted proxy forwarded without X-Forwarded-For would
+// otherwise look like loopback.
+func (s *Server) internal(r *http.Request) bool {
+	ip := state(r).ip
+	if !ip.IsValid() || !(ip.IsLoopback() || s.opts.MetricsNetworks.Contains(ip)) {
+		return false
+	}
+	if peer, err := clientip.ParseRemoteAddr(r.RemoteAddr); err == nil && s.opts.TrustedProxies.Contains(peer) &&
+		r.Header.Get("X-Forwarded-For") == "" {
+		return false
+	}
+	return true
 }
 
 // handleBusiness runs the configured business checks: that someone can
@@ -123,8 +146,7 @@ func (s *Server) checkAuditFile() checkResult {
 // handleMetrics serves Prometheus on the main listener to loopback and the
 // configured scrape networks only.
 func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
-	ip := state(r).ip
-	if !ip.IsValid() || !(ip.IsLoopback() || s.opts.MetricsNetworks.Contains(ip)) {
+	if !s.internal(r) {
 		writeError(w, r, http.StatusNotFound, "not_found", "no such route")
 		return
 	}

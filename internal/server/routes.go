@@ -38,7 +38,11 @@ func classOf(r *http.Request) ratelimit.Class {
 	case pathLogin, pathRefresh, path2FAVerify, path2FADisable:
 		return ratelimit.ClassAuth
 	case pathLive, pathReady, pathMetrics:
-		return ratelimit.ClassUnlimited
+		// Only what a probe or a scraper sends; anything else on these
+		// paths is counted like any request.
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			return ratelimit.ClassUnlimited
+		}
 	}
 	if strings.HasPrefix(r.URL.Path, "/api/v1/") {
 		return ratelimit.ClassAPI
@@ -84,7 +88,7 @@ func (s *Server) routes() (http.Handler, error) {
 		OnBlock: func(r *http.Request, ev ratelimit.Event) {
 			s.metrics.Blocks.Inc()
 			s.opts.Audit.Record(r.Context(), audit.Event{
-				Timestamp: ev.Time, UserID: ev.UserID, IP: ev.IP.String(), UserAgent: r.UserAgent(),
+				Timestamp: ev.Time, UserID: ev.UserID, IP: ev.IP.String(), UserAgent: truncate(r.UserAgent(), 256),
 				Action: audit.ActionIPBlock, Resource: "ip:" + ev.Key, Result: audit.ResultBlocked,
 				Details: map[string]any{"until": ev.BlockedUntil.UTC().Format("2006-01-02T15:04:05Z"), "violations": ev.Violations, "tier": ev.Tier.String()},
 			})
@@ -148,7 +152,9 @@ var exemptFields = map[string]bool{"password": true, "totp": true, "backupCode":
 func (s *Server) screen(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f := screen.Request(r)
-		if f == nil && r.Body != nil && r.Body != http.NoBody && isJSON(r) {
+		// Bodies are read and screened only where a route takes one.
+		takesBody := r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/api/v1/")
+		if f == nil && takesBody && r.Body != nil && r.Body != http.NoBody && isJSON(r) {
 			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes))
 			if err != nil {
 				var mbe *http.MaxBytesError

@@ -99,7 +99,7 @@ func DefaultSettings() Settings {
 		AccessTTL:      15 * time.Minute,
 		RefreshTTL:     7 * 24 * time.Hour,
 		SameSite:       http.SameSiteStrictMode,
-		Lockout:        store.LockoutPolicy{Threshold: 5, BaseLock: 15 * time.Minute, MaxLock: 24 * time.Hour},
+		Lockout:        store.LockoutPolicy{Threshold: 5, BaseLock: 15 * time.Minute, MaxLock: 24 * time.Hour, Window: time.Hour, ForgetLockouts: 24 * time.Hour},
 		TwoFactorRoles: []store.Role{store.RoleAdmin, store.RoleOwner},
 		Policy:         ratelimit.DefaultPolicy(),
 		MaxBodyBytes:   64 << 10,

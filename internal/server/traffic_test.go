@@ -219,10 +219,7 @@ func TestTLS13Only(t *testing.T) {
 }
 
 func TestHealthAndMetrics(t *testing.T) {
-	e := newEnv(t, func(o *server.Options) {
-		o.TrustedProxies = clientip.MustParsePrefixes("127.0.0.1/32")
-		o.AllowList = clientip.MustParsePrefixes("127.0.0.0/8", "192.0.2.0/24")
-	})
+	e := newEnv(t, relaxed)
 	c := e.client()
 	wantStatus(t, c.get("/api/health/live"), http.StatusOK)
 	r := c.get("/api/health/ready")
@@ -230,7 +227,7 @@ func TestHealthAndMetrics(t *testing.T) {
 	if r.json(t)["status"] != "ok" {
 		t.Errorf("ready %s", r.body)
 	}
-	// No admin yet: the business check fails and says how to fix it.
+	// No admin yet: the business check fails and, to loopback, says how to fix it.
 	r = c.get("/api/health/business")
 	wantStatus(t, r, http.StatusServiceUnavailable)
 	if !strings.Contains(string(r.body), "user create") {
@@ -252,6 +249,27 @@ func TestHealthAndMetrics(t *testing.T) {
 			t.Errorf("metrics lack %s", m)
 		}
 	}
-	// A client forwarded by the proxy is not loopback: no metrics for it.
+}
+
+// TestMetricsBehindAProxy: through a trusted proxy, only forwarded clients
+// in the scrape networks see metrics and health details; a request the
+// proxy forwarded without naming the client does not pass for loopback.
+func TestMetricsBehindAProxy(t *testing.T) {
+	e := newEnv(t, func(o *server.Options) {
+		relaxed(o)
+		o.TrustedProxies = clientip.MustParsePrefixes("127.0.0.1/32")
+		o.MetricsNetworks = clientip.MustParsePrefixes("10.9.0.0/16")
+	})
+	c := e.client()
+	wantStatus(t, c.get("/api/metrics"), http.StatusNotFound)
 	wantStatus(t, c.get("/api/metrics", "X-Forwarded-For", "192.0.2.7"), http.StatusNotFound)
+	wantStatus(t, c.get("/api/metrics", "X-Forwarded-For", "10.9.1.2"), http.StatusOK)
+	r := c.get("/api/health/business", "X-Forwarded-For", "192.0.2.7")
+	wantStatus(t, r, http.StatusServiceUnavailable)
+	if strings.Contains(string(r.body), "user create") {
+		t.Errorf("the public sees check details: %s", r.body)
+	}
+	// Probes are unlimited for GET only; a POST with a body is an ordinary
+	// request and its body is not screened (no route takes one).
+	wantCode(t, c.post("/api/health/live", map[string]string{"q": "' OR 1=1--"}), http.StatusNotFound, "not_found")
 }

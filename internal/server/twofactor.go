@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http"
+	"strconv"
 
 	"github.com/repairx/repairxctl/internal/audit"
 	"github.com/repairx/repairxctl/internal/auth"
@@ -137,12 +138,28 @@ func (s *Server) handle2FADisable(w http.ResponseWriter, r *http.Request, p prin
 		writeError(w, r, http.StatusConflict, "2fa_not_enabled", "two-factor authentication is off")
 		return
 	}
-	ok, err := s.checkTOTP(ctx, p.user.ID, code, s.now())
+	// Guessing the code to switch 2FA off counts like guessing a password:
+	// the same lockout, so a stolen session cannot try a million codes.
+	now := s.now()
+	lock, err := s.opts.Store.Lockout(ctx, p.user.ID)
+	if err != nil {
+		s.internalError(w, r, "reading the lockout", err)
+		return
+	}
+	if lock.Locked(now) {
+		w.Header().Set("Retry-After", strconv.Itoa(int(lock.LockedUntil.Sub(now).Seconds())+1))
+		writeError(w, r, http.StatusLocked, "account_locked", "too many failed attempts: try again later")
+		return
+	}
+	ok, err = s.checkTOTP(ctx, p.user.ID, code, now)
 	if err != nil {
 		s.internalError(w, r, "checking a TOTP code", err)
 		return
 	}
 	if !ok {
+		if _, err := s.opts.Store.RecordFailure(ctx, p.user.ID, now, s.opts.Lockout); err != nil {
+			s.log.Error("recording a failed code", "request_id", state(r).id, "error", err.Error())
+		}
 		s.audit(r, audit.Event{UserID: p.user.ID, Action: audit.ActionTwoFactorDisable, Resource: "user:" + p.user.ID, Result: audit.ResultFailure})
 		writeError(w, r, http.StatusUnauthorized, "invalid_2fa", "invalid two-factor code")
 		return

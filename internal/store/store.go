@@ -127,8 +127,8 @@ type RefreshTokens interface {
 	CreateRefreshToken(ctx context.Context, t RefreshToken) (RefreshToken, error)
 	// RotateRefreshToken spends the token whose hash was presented and stores
 	// next in its family, atomically. next needs TokenHash, ExpiresAt and
-	// CreatedAt; its user and family are taken from the spent token, its id
-	// generated when empty. The new token is returned.
+	// CreatedAt; its user, family and MFA flag are taken from the spent
+	// token, its id generated when empty. The new token is returned.
 	//
 	// If the presented token was already used (ErrTokenReuse) or revoked
 	// (ErrTokenRevoked), the whole family is revoked at now and that is

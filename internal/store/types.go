@@ -76,6 +76,10 @@ type RefreshToken struct {
 	// family, and reuse of a spent token revokes all of it.
 	FamilyID  string
 	TokenHash []byte
+	// MFA records that the session (the family) was started with a second
+	// factor; rotation carries it to the next token, whatever the next
+	// token says.
+	MFA       bool
 	ExpiresAt time.Time
 	CreatedAt time.Time
 	// UsedAt is set when the token was rotated.
@@ -118,6 +122,14 @@ type LockoutPolicy struct {
 	BaseLock time.Duration
 	// MaxLock caps a lock's length; 0 means no cap.
 	MaxLock time.Duration
+	// Window, when set, forgets failures: a failure more than Window after
+	// the previous one starts the count again, so a typo a month ago does
+	// not count towards today's lock. 0 keeps failures until a success.
+	Window time.Duration
+	// ForgetLockouts, when set, forgets earlier lockouts once the last lock
+	// ended more than this long ago, so the doubling starts again. 0
+	// remembers them until Unlock.
+	ForgetLockouts time.Duration
 }
 
 // Validate reports a policy that cannot work.
@@ -129,6 +141,8 @@ func (p LockoutPolicy) Validate() error {
 		return fmt.Errorf("%w: lockout duration %s: must be positive", ErrInvalid, p.BaseLock)
 	case p.MaxLock < 0 || (p.MaxLock > 0 && p.MaxLock < p.BaseLock):
 		return fmt.Errorf("%w: maximum lockout %s: must be 0 or at least %s", ErrInvalid, p.MaxLock, p.BaseLock)
+	case p.Window < 0 || p.ForgetLockouts < 0:
+		return fmt.Errorf("%w: lockout window and forget time must not be negative", ErrInvalid)
 	}
 	return nil
 }
@@ -162,6 +176,12 @@ func (p LockoutPolicy) LockDuration(lockouts int) time.Duration {
 func (p LockoutPolicy) Next(l Lockout, now time.Time) Lockout {
 	if l.Locked(now) {
 		return l
+	}
+	if p.Window > 0 && !l.LastFailureAt.IsZero() && now.Sub(l.LastFailureAt) > p.Window {
+		l.FailedCount = 0
+	}
+	if p.ForgetLockouts > 0 && !l.LockedUntil.IsZero() && now.Sub(l.LockedUntil) > p.ForgetLockouts {
+		l.LockoutCount = 0
 	}
 	l.FailedCount++
 	l.LastFailureAt = now

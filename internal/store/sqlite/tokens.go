@@ -10,15 +10,17 @@ import (
 	"github.com/repairx/repairxctl/internal/store"
 )
 
-const tokenCols = `id, user_id, family_id, token_hash, expires_at, created_at, used_at, revoked_at`
+const tokenCols = `id, user_id, family_id, token_hash, mfa, expires_at, created_at, used_at, revoked_at`
 
 func scanToken(row scanner) (store.RefreshToken, error) {
 	var t store.RefreshToken
 	var expires, created int64
 	var used, revoked sql.NullInt64
-	if err := row.Scan(&t.ID, &t.UserID, &t.FamilyID, &t.TokenHash, &expires, &created, &used, &revoked); err != nil {
+	var mfa int
+	if err := row.Scan(&t.ID, &t.UserID, &t.FamilyID, &t.TokenHash, &mfa, &expires, &created, &used, &revoked); err != nil {
 		return store.RefreshToken{}, err
 	}
+	t.MFA = mfa == 1
 	t.ExpiresAt, t.CreatedAt = fromMicros(expires), fromMicros(created)
 	t.UsedAt, t.RevokedAt = timePtr(used), timePtr(revoked)
 	return t, nil
@@ -37,8 +39,8 @@ func prepareToken(t store.RefreshToken) (store.RefreshToken, error) {
 }
 
 func insertToken(ctx context.Context, tx *sql.Tx, t store.RefreshToken) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO refresh_tokens (`+tokenCols+`) VALUES (?, ?, ?, ?, ?, ?, NULL, NULL)`,
-		t.ID, t.UserID, t.FamilyID, t.TokenHash, micros(t.ExpiresAt), micros(t.CreatedAt))
+	_, err := tx.ExecContext(ctx, `INSERT INTO refresh_tokens (`+tokenCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL)`,
+		t.ID, t.UserID, t.FamilyID, t.TokenHash, boolInt(t.MFA), micros(t.ExpiresAt), micros(t.CreatedAt))
 	switch {
 	case isUnique(err):
 		return fmt.Errorf("%w: refresh token hash or id already stored", store.ErrConflict)
@@ -95,7 +97,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, presentedHash []byte, ne
 			return err
 		}
 
-		next.UserID, next.FamilyID = presented.UserID, presented.FamilyID
+		next.UserID, next.FamilyID, next.MFA = presented.UserID, presented.FamilyID, presented.MFA
 		if rotated, err = prepareToken(next); err != nil {
 			return err
 		}

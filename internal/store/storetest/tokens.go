@@ -21,6 +21,7 @@ var tokenCases = []testCase{
 	{"RotateUnknown", testTokenRotateUnknown},
 	{"RotateRefusedNextKeepsToken", testTokenRotateRefusedNext},
 	{"RotateConcurrent", testTokenRotateConcurrent},
+	{"MFAFollowsTheFamily", testTokenMFA},
 	{"Revoke", testTokenRevoke},
 	{"RevokeFamily", testTokenRevokeFamily},
 	{"RevokeUser", testTokenRevokeUser},
@@ -35,6 +36,9 @@ func checkToken(t *testing.T, what string, got, want store.RefreshToken) {
 	if got.ID != want.ID || got.UserID != want.UserID || got.FamilyID != want.FamilyID || !bytes.Equal(got.TokenHash, want.TokenHash) {
 		t.Errorf("%s: got id %s user %s family %s hash %x, want id %s user %s family %s hash %x", what,
 			got.ID, got.UserID, got.FamilyID, got.TokenHash, want.ID, want.UserID, want.FamilyID, want.TokenHash)
+	}
+	if got.MFA != want.MFA {
+		t.Errorf("%s: MFA %v, want %v", what, got.MFA, want.MFA)
 	}
 	checkTime(t, what+" CreatedAt", got.CreatedAt, want.CreatedAt)
 	checkTime(t, what+" ExpiresAt", got.ExpiresAt, want.ExpiresAt)
@@ -493,5 +497,33 @@ func testTokenDeleteExpired(t *testing.T, s store.Store) {
 	must(t, "DeleteExpiredRefreshTokens again", err)
 	if n != 0 {
 		t.Errorf("DeleteExpiredRefreshTokens again = %d, want 0", n)
+	}
+}
+
+// testTokenMFA: the MFA flag is stored at login and carried by every
+// rotation from the spent token, never taken from next.
+func testTokenMFA(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	u := userFixture(t, s)
+	withMFA, err := s.CreateRefreshToken(ctx, store.RefreshToken{
+		UserID: u.ID, TokenHash: tokenHash("m1"), MFA: true, CreatedAt: t0, ExpiresAt: t0.Add(30 * day),
+	})
+	must(t, "CreateRefreshToken with MFA", err)
+	if !withMFA.MFA || !mustToken(t, s, tokenHash("m1")).MFA {
+		t.Fatal("MFA not stored")
+	}
+	n := next("m2", at(time.Hour)) // next says no MFA: ignored
+	rotated, err := s.RotateRefreshToken(ctx, withMFA.TokenHash, n, at(time.Hour))
+	must(t, "RotateRefreshToken", err)
+	if !rotated.MFA || !mustToken(t, s, tokenHash("m2")).MFA {
+		t.Error("rotation dropped the family's MFA")
+	}
+	without := login(t, s, u.ID, "p1", t0)
+	n = next("p2", at(time.Hour))
+	n.MFA = true // next claims MFA: ignored
+	rotated, err = s.RotateRefreshToken(ctx, without.TokenHash, n, at(time.Hour))
+	must(t, "RotateRefreshToken", err)
+	if rotated.MFA || mustToken(t, s, tokenHash("p2")).MFA {
+		t.Error("rotation granted MFA to a family started without it")
 	}
 }
