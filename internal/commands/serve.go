@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -14,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
 	"github.com/repairx/repairxctl/internal/audit"
@@ -24,7 +26,9 @@ import (
 	"github.com/repairx/repairxctl/internal/server/certs"
 	"github.com/repairx/repairxctl/internal/server/clientip"
 	"github.com/repairx/repairxctl/internal/server/ratelimit"
+	"github.com/repairx/repairxctl/internal/server/ratelimit/redisrl"
 	"github.com/repairx/repairxctl/internal/server/revoke"
+	"github.com/repairx/repairxctl/internal/server/revoke/redisrevoke"
 	"github.com/repairx/repairxctl/internal/store"
 	"github.com/repairx/repairxctl/internal/ui"
 )
@@ -171,6 +175,15 @@ func serveSettings(cfg *config.Config) (server.Settings, error) {
 		p.Block.Threshold = cfg.RateLimit.BlockAfter
 		p.Block.Duration = cfg.RateLimit.BlockFor
 	}
+	p.FailClosed = nil
+	for _, name := range cfg.RateLimit.FailClosed {
+		var c ratelimit.Class
+		if err := c.UnmarshalText([]byte(name)); err != nil {
+			bad("ratelimit.fail_closed", "%v", err)
+			continue
+		}
+		p.FailClosed = append(p.FailClosed, c)
+	}
 	if err := p.Validate(); err != nil {
 		bad("ratelimit", "%v", err)
 	}
@@ -249,12 +262,9 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 		return err
 	}
 	defer st.Close()
-	keys, createdKeys, err := auth.LoadOrCreateKeys(filepath.Join(cfg.DataDir, KeysFileName), now())
+	keys, keysWhere, err := serveKeys(ctx, cfg, st, now(), log)
 	if err != nil {
-		return fmt.Errorf("loading the key store: %w", err)
-	}
-	if createdKeys {
-		log.Info("generated a signing key and a data key", "file", filepath.Join(cfg.DataDir, KeysFileName))
+		return err
 	}
 	hasher, err := auth.NewHasher(cfg.Auth.BcryptCost)
 	if err != nil {
@@ -326,15 +336,19 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 		}
 	}
 
-	memOpts := ratelimit.MemoryOptions{}
-	blocker := ratelimit.NewMemoryBlocker(memOpts)
+	traffic, err := serveTraffic(cfg, now, log)
+	if err != nil {
+		closeAll()
+		return err
+	}
+	defer traffic.close()
 	srv, err := server.New(server.Options{
 		Store:    st,
 		Keys:     auth.NewStaticKeys(keys),
 		Hasher:   hasher,
-		Limiter:  ratelimit.NewMemoryLimiter(memOpts),
-		Blocker:  blocker,
-		Revoked:  revoke.NewMemory(),
+		Limiter:  traffic.limiter,
+		Blocker:  traffic.blocker,
+		Revoked:  traffic.revoked,
 		Audit:    recorder,
 		Logger:   log,
 		Now:      now,
@@ -344,10 +358,7 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 		closeAll()
 		return err
 	}
-	srv.Metrics().SetBlockedCount(func() float64 {
-		_, blocks := blocker.Len()
-		return float64(blocks)
-	})
+	srv.Metrics().SetBlockedCount(traffic.blockedCount)
 	recorder.OnError = func(int, error) { srv.Metrics().AuditErrors.Inc() }
 
 	users, err := st.CountUsers(ctx)
@@ -362,7 +373,7 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 	if ls.Metrics != nil {
 		addrs.Metrics = ls.Metrics.Addr().String()
 	}
-	printBanner(opts.IO, cfg, addrs, reloader, users)
+	printBanner(opts.IO, cfg, addrs, reloader, users, keysWhere, traffic.where)
 
 	if reloader != nil {
 		hup := make(chan os.Signal, 1)
@@ -397,7 +408,7 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 
 // printBanner tells the operator, on stderr, where the server is and, on a
 // fresh data directory, how to get the first user in.
-func printBanner(io *ui.IOStreams, cfg *config.Config, a ServeAddrs, r *certs.Reloader, users int) {
+func printBanner(io *ui.IOStreams, cfg *config.Config, a ServeAddrs, r *certs.Reloader, users int, keysWhere, trafficWhere string) {
 	w := io.ErrOut
 	scheme := "https"
 	if !a.TLS {
@@ -414,6 +425,7 @@ func printBanner(io *ui.IOStreams, cfg *config.Config, a ServeAddrs, r *certs.Re
 		fmt.Fprintf(w, "  metrics on http://%s%s\n", a.Metrics, "/api/metrics")
 	}
 	fmt.Fprintf(w, "  data directory: %s\n", cfg.DataDir)
+	fmt.Fprintf(w, "  keys: %s; rate limits, blocks and revoked sessions: %s\n", keysWhere, trafficWhere)
 	if r != nil {
 		fmt.Fprintf(w, "  certificate: %s\n", r.Fingerprint())
 	}
@@ -431,4 +443,115 @@ func shellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// serveKeys loads the JWT signing keys and the data key: from keys.json in
+// the data directory on one node, or, with a shared database, from the
+// store, sealed under auth.key_encryption_key, so every node signs and
+// unseals with the same keys.
+func serveKeys(ctx context.Context, cfg *config.Config, st store.Store, now time.Time, log *slog.Logger) (*auth.Keys, string, error) {
+	if !cfg.Database.URL.IsSet() {
+		path := filepath.Join(cfg.DataDir, KeysFileName)
+		keys, created, err := auth.LoadOrCreateKeys(path, now)
+		if err != nil {
+			return nil, "", fmt.Errorf("loading the key store: %w", err)
+		}
+		if created {
+			log.Info("generated a signing key and a data key", "file", path)
+		}
+		return keys, path, nil
+	}
+	if !cfg.Auth.KeyEncryptionKey.IsSet() {
+		return nil, "", exitcode.New(exitcode.Usage, cfg.Invalid("auth.key_encryption_key",
+			"with database.url the keys live in the shared database, sealed under this key: set it to 32 random bytes in base64 (head -c 32 /dev/urandom | base64), the same on every node"))
+	}
+	raw, err := cfg.Auth.KeyEncryptionKey.Resolve()
+	if err != nil {
+		return nil, "", exitcode.New(exitcode.Usage, cfg.Invalid("auth.key_encryption_key", "%v", err))
+	}
+	kek, err := auth.ParseKEK(raw)
+	if err != nil {
+		return nil, "", exitcode.New(exitcode.Usage, cfg.Invalid("auth.key_encryption_key", "%v", err))
+	}
+	bs, ok := st.(store.Blobs)
+	if !ok {
+		return nil, "", errors.New("this store cannot hold the shared key ring")
+	}
+	keys, created, err := auth.LoadOrCreateSharedKeys(ctx, bs, kek, now)
+	if err != nil {
+		return nil, "", err
+	}
+	if created {
+		log.Info("generated the shared signing key and data key in the database")
+	}
+	return keys, "the shared database (sealed)", nil
+}
+
+// traffic is the state behind rate limits, blocks and revoked sessions.
+type traffic struct {
+	limiter      ratelimit.Limiter
+	blocker      ratelimit.Blocker
+	revoked      revoke.List
+	blockedCount func() float64
+	where        string
+	close        func()
+}
+
+// redisPrefix starts every key serve keeps in Redis; nodes sharing limits
+// must use the same one. The hash tag keeps a script's keys on one shard of
+// a Redis Cluster.
+const redisPrefix = "{repairx}:"
+
+// serveTraffic builds the limiter, blocker and revocation list: in memory
+// on one node, in Redis (redis.url) when several nodes must share them.
+func serveTraffic(cfg *config.Config, now func() time.Time, log *slog.Logger) (*traffic, error) {
+	if !cfg.Redis.URL.IsSet() {
+		memOpts := ratelimit.MemoryOptions{}
+		blocker := ratelimit.NewMemoryBlocker(memOpts)
+		return &traffic{
+			limiter: ratelimit.NewMemoryLimiter(memOpts),
+			blocker: blocker,
+			revoked: revoke.NewMemory(),
+			blockedCount: func() float64 {
+				_, blocks := blocker.Len()
+				return float64(blocks)
+			},
+			where: "memory (this node only)",
+			close: func() {},
+		}, nil
+	}
+	raw, err := cfg.Redis.URL.Resolve()
+	if err != nil {
+		return nil, exitcode.New(exitcode.Usage, cfg.Invalid("redis.url", "%v", err))
+	}
+	client, err := redisrl.NewClient(raw)
+	if err != nil {
+		return nil, exitcode.New(exitcode.Usage, cfg.Invalid("redis.url", "%v", err))
+	}
+	redis.SetLogger(redisLogger{log})
+	blocker := redisrl.NewBlocker(client, redisPrefix)
+	return &traffic{
+		limiter: redisrl.NewLimiter(client, redisPrefix),
+		blocker: blocker,
+		revoked: redisrevoke.New(client, redisPrefix),
+		blockedCount: func() float64 {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			b, err := blocker.Blocked(ctx, now())
+			if err != nil {
+				return -1
+			}
+			return float64(len(b))
+		},
+		where: "Redis (shared)",
+		close: func() { client.Close() },
+	}, nil
+}
+
+// redisLogger sends go-redis' own messages (failed dials) to the JSON log
+// instead of its default plain stderr logger.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.WarnContext(ctx, "redis: "+fmt.Sprintf(format, v...))
 }

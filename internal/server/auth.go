@@ -11,6 +11,7 @@ import (
 	"github.com/repairx/repairxctl/internal/audit"
 	"github.com/repairx/repairxctl/internal/auth"
 	"github.com/repairx/repairxctl/internal/server/decode"
+	"github.com/repairx/repairxctl/internal/server/ratelimit"
 	"github.com/repairx/repairxctl/internal/store"
 )
 
@@ -108,10 +109,16 @@ func (s *Server) authed(h authedHandler, flags authFlags) http.HandlerFunc {
 		if c.SessionID != "" {
 			revoked, err := s.opts.Revoked.Revoked(ctx, c.SessionID, s.now())
 			if err != nil {
-				// Fail closed: a session we cannot check is not trusted.
+				// The backend (Redis) failed: the class's fail mode decides,
+				// as for rate limits. Failing open lets a logged-out token
+				// work until it expires (at most the access-token lifetime).
+				s.metrics.LimiterFailures.Inc()
 				s.log.Error("revocation list failed", "request_id", state(r).id, "error", err.Error())
-				writeError(w, r, http.StatusServiceUnavailable, "unavailable", "temporarily unavailable: retry later")
-				return
+				if s.opts.Policy.FailMode(classOf(r)) == ratelimit.FailClosed {
+					w.Header().Set("Retry-After", "5")
+					writeError(w, r, http.StatusServiceUnavailable, "unavailable", "temporarily unavailable: retry later")
+					return
+				}
 			}
 			if revoked {
 				writeError(w, r, http.StatusUnauthorized, "session_revoked", "session ended: sign in again")

@@ -106,8 +106,7 @@ func TestScriptCacheFlushed(t *testing.T) {
 
 // TestKeysExpire checks the TTLs that let Redis forget state: a TAT lives
 // ResetAfter and a count Window, each plus a second, the block list until
-// its latest block ends plus the tolerated skew; a denied request writes
-// nothing.
+// its latest block ends plus the tolerated skew.
 func TestKeysExpire(t *testing.T) {
 	db := newRedisDB(t)
 	c := db.client(t)
