@@ -5,7 +5,8 @@ import "github.com/spf13/cobra"
 func newMigrateCmd(f *Factory) *cobra.Command {
 	cmd := groupCmd("migrate <command>", "Apply and inspect the store's schema migrations", groupOperate)
 	cmd.Long = `Apply and inspect the schema migrations of the store that serve and the user
-commands keep: the embedded SQLite database in data_dir (repairx.db).
+commands keep: the embedded SQLite database in data_dir (repairx.db), or the
+PostgreSQL database of database.url that several serve nodes share.
 
 Migrations ship inside the binary and are applied in order, each in its own
 transaction; an applied migration is never edited. serve and the user

@@ -53,7 +53,8 @@ func newMigrateStatusCmd(f *Factory, runF func(*MigrateStatusOptions) error) *co
 	return &cobra.Command{
 		Use:   "status",
 		Short: "List the schema migrations and whether each is applied",
-		Long: `List every migration this binary knows and every one the store in data_dir
+		Long: `List every migration this binary knows and every one the store (the
+PostgreSQL database of database.url, else the SQLite database in data_dir)
 has applied, by version, with its state and when it was applied. It changes
 nothing and creates no database: without one, every migration is pending.
 
@@ -64,7 +65,8 @@ happen).
 
 Exit status: 0 listed (pending migrations included); 3 the database has an
 unknown or modified migration, which serve and the user commands refuse;
-1 the database could not be read; 2 bad usage or configuration.`,
+1 the database could not be read; 2 bad usage or configuration; 4 PostgreSQL
+refused the credentials; 75 PostgreSQL could not be reached (safe to retry).`,
 		Example: `  repairxctl migrate status
   repairxctl migrate status -o json | jq '.summary.pending'`,
 		Args: usageArgs(cobra.NoArgs),
@@ -72,7 +74,7 @@ unknown or modified migration, which serve and the user commands refuse;
 			opts.Config = f.Config
 			opts.Printer = func(c *config.Config) (*ui.Printer, error) { return f.Printer(c, ui.Table, ui.JSON, ui.YAML) }
 			opts.Now = f.Now
-			opts.Status = embeddedSchemaStatus
+			opts.Status = schemaStatus
 			if runF != nil {
 				return runF(opts)
 			}

@@ -70,18 +70,6 @@ func TestOpenStoreSchemaChecks(t *testing.T) {
 	}
 }
 
-func TestOpenStoreRefusesPostgres(t *testing.T) {
-	cfg := &config.Config{DataDir: t.TempDir(), Database: config.DatabaseConfig{URL: "postgres://u:s3cret@db/x"}}
-	_, err := openStore(context.Background(), cfg, true)
-	if exitcode.Code(err) != exitcode.Usage || !strings.Contains(err.Error(), "database.url: PostgreSQL is not supported") || strings.Contains(err.Error(), "s3cret") {
-		t.Fatalf("err = %v", err)
-	}
-	_, err = openStore(context.Background(), &config.Config{}, true)
-	if exitcode.Code(err) != exitcode.Usage || !strings.Contains(err.Error(), "data_dir") {
-		t.Fatalf("no data dir: %v", err)
-	}
-}
-
 func TestMigrateStatusNewerDatabase(t *testing.T) {
 	dir := userEnv(t)
 	if r := runUser(t, "", false, "migrate", "up"); r.code != 0 {
@@ -91,7 +79,7 @@ func TestMigrateStatusNewerDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Exec(`INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (2, 'next', 'x', 0)`); err != nil {
+	if _, err := db.Exec(`INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (9999, 'next', 'x', 0)`); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
@@ -104,11 +92,14 @@ func TestMigrateStatusNewerDatabase(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.out), &res); err != nil {
 		t.Fatal(err)
 	}
-	if res.Summary.Unknown != 1 || res.Summary.Version != 2 || len(res.Migrations) != 2 || res.Migrations[1].Status != "unknown" {
+	// A version far beyond this binary's, so that the test holds however
+	// many migrations it has.
+	last := len(res.Migrations) - 1
+	if res.Summary.Unknown != 1 || res.Summary.Version != 9999 || last < 1 || res.Migrations[last].Status != "unknown" {
 		t.Errorf("status %+v", res)
 	}
 	r = runUser(t, "", false, "migrate", "status")
-	if r.code != exitcode.Findings || !strings.Contains(r.out, "2\tnext\tunknown\t1970-01-01T00:00:00Z") || !strings.Contains(r.errOut, "1 unknown") {
+	if r.code != exitcode.Findings || !strings.Contains(r.out, "9999\tnext\tunknown\t1970-01-01T00:00:00Z") || !strings.Contains(r.errOut, "1 unknown") {
 		t.Errorf("migrate status: %d %q %q", r.code, r.out, r.errOut)
 	}
 	for _, args := range [][]string{{"migrate", "up"}, {"user", "list"}} {

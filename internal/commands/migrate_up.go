@@ -33,10 +33,11 @@ func newMigrateUpCmd(f *Factory, runF func(*MigrateUpOptions) error) *cobra.Comm
 	return &cobra.Command{
 		Use:   "up",
 		Short: "Apply the pending schema migrations",
-		Long: `Apply the pending schema migrations to the store in data_dir (creating the
-database, mode 0600, when there is none) and list those applied. Running it
-again applies nothing: it is safe in a deploy script, and concurrent runs
-(another node, a starting serve) apply each migration once.
+		Long: `Apply the pending schema migrations to the store (the PostgreSQL database
+of database.url when it is set, else the SQLite database in data_dir, created
+mode 0600 when there is none) and list those applied. Running it again
+applies nothing: it is safe in a deploy script, and concurrent runs (another
+node, a starting serve) apply each migration once.
 
 A database holding a migration this binary does not know (migrated by a
 newer repairxctl) or one whose applied migration differs from the binary's is
@@ -44,17 +45,16 @@ refused and left untouched.
 
 Exit status: 0 applied, or nothing was pending; 1 a migration failed (it is
 rolled back; the ones before it stay), or the database is newer than this
-binary or was modified; 2 bad usage or configuration (database.url is set:
-PostgreSQL is not in this build yet).`,
+binary or was modified; 2 bad usage or configuration (a database.url that
+does not parse); 4 PostgreSQL refused the credentials; 75 PostgreSQL could
+not be reached (safe to retry).`,
 		Example: `  repairxctl migrate up
   repairxctl migrate up --data-dir /var/lib/repairxctl -o json`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Config = f.Config
 			opts.Printer = func(c *config.Config) (*ui.Printer, error) { return f.Printer(c, ui.Table, ui.JSON, ui.YAML) }
-			opts.Open = func(ctx context.Context, cfg *config.Config) (schemaStore, string, error) {
-				return openEmbeddedStore(ctx, cfg)
-			}
+			opts.Open = openSchemaStore
 			if runF != nil {
 				return runF(opts)
 			}

@@ -9,15 +9,23 @@ import (
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/repairx/repairxctl/internal/testenv"
 )
 
 // TestMain lets testscript run the repairxctl binary in-process: the test
-// binary re-executes itself as "repairxctl".
+// binary re-executes itself as "repairxctl". The tests themselves run under
+// testenv.Main, which stops the real servers (PostgreSQL) they start.
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
+	testscript.Main(withServers{m}, map[string]func(){
 		"repairxctl": func() { os.Exit(Main()) },
 	})
 }
+
+// withServers runs the tests through testenv.Main.
+type withServers struct{ m *testing.M }
+
+func (w withServers) Run() int { return testenv.Main(w.m) }
 
 // TestScripts runs the end-to-end CLI tests in testdata/script/*.txtar.
 // Each script gets an empty HOME and XDG directories, so no config of the

@@ -11,6 +11,7 @@ import (
 	"github.com/repairx/repairxctl/internal/exitcode"
 	"github.com/repairx/repairxctl/internal/store"
 	"github.com/repairx/repairxctl/internal/store/migrate"
+	"github.com/repairx/repairxctl/internal/store/postgres"
 	"github.com/repairx/repairxctl/internal/store/sqlite"
 )
 
@@ -24,45 +25,108 @@ type schemaStore = interface {
 // tests can hand a command a store of their own.
 type storeOpener func(ctx context.Context, cfg *config.Config, migrate bool) (schemaStore, error)
 
-// openStore opens the store the configuration names: the embedded SQLite
-// store in DataDir/repairx.db (the directory created 0700, the file 0600).
-// With migrate it applies the pending migrations first; without, a database
+// openStore opens the store the configuration names: the PostgreSQL
+// database of database.url when it is set, else the embedded SQLite store in
+// DataDir/repairx.db (the directory created 0700, the file 0600). With
+// migrate it applies the pending migrations first; without, a database
 // whose schema is not exactly this binary's is an error that says what to
 // run, so that serve never works on a half-migrated database.
-func openStore(ctx context.Context, cfg *config.Config, migrate bool) (interface {
-	store.Store
-	store.Migrator
-}, error) {
-	s, path, err := openEmbeddedStore(ctx, cfg)
+func openStore(ctx context.Context, cfg *config.Config, migrate bool) (schemaStore, error) {
+	s, name, err := openSchemaStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	if migrate {
 		if _, err := s.Migrate(ctx); err != nil {
 			s.Close()
-			return nil, migrateError(path, err)
+			return nil, migrateError(name, err)
 		}
 		return s, nil
 	}
 	states, err := s.MigrationStatus(ctx)
 	if err != nil {
 		s.Close()
-		return nil, fmt.Errorf("reading the schema version of the store %s: %w", path, err)
+		return nil, fmt.Errorf("reading the schema version of the store %s: %w", name, err)
 	}
-	if err := checkSchema(path, states); err != nil {
+	if err := checkSchema(name, states); err != nil {
 		s.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
-// storePath returns the embedded store's file, refusing a configuration
-// that names a PostgreSQL database (not in this build).
-func storePath(cfg *config.Config) (string, error) {
+// openSchemaStore opens the configured store without looking at its schema,
+// and returns its name for messages: the SQLite file's path, or the
+// PostgreSQL database as postgres://USER@HOST:PORT/DATABASE (never the
+// password).
+func openSchemaStore(ctx context.Context, cfg *config.Config) (schemaStore, string, error) {
 	if cfg.Database.URL.IsSet() {
-		return "", exitcode.New(exitcode.Usage, cfg.Invalid("database.url",
-			"PostgreSQL is not supported by this build of repairxctl yet: unset database.url to use the embedded store in data_dir"))
+		s, name, err := openPostgresStore(ctx, cfg)
+		if err != nil {
+			return nil, "", err // not a nil *postgres.Store in a non-nil interface
+		}
+		return s, name, nil
 	}
+	s, path, err := openEmbeddedStore(ctx, cfg)
+	if err != nil {
+		return nil, "", err
+	}
+	return s, path, nil
+}
+
+// openPostgresStore opens the shared store of database.url. The URL is a
+// secret (a value, file:PATH or env:NAME; never a flag), and no message
+// shows it: they name the database without the password.
+func openPostgresStore(ctx context.Context, cfg *config.Config) (*postgres.Store, string, error) {
+	url, err := cfg.Database.URL.Resolve()
+	if err != nil {
+		return nil, "", exitcode.New(exitcode.Usage, cfg.Invalid("database.url", "%v", err))
+	}
+	s, err := postgres.Open(ctx, url)
+	if err != nil {
+		return nil, "", postgresOpenError(cfg, err)
+	}
+	return s, s.Name(), nil
+}
+
+// postgresOpenError gives a failed connection its exit code and says where
+// the URL came from: a URL that does not parse is a configuration error
+// (2), refused credentials are denied (4), an unreachable server a
+// temporary failure (75, safe to retry).
+func postgresOpenError(cfg *config.Config, err error) error {
+	from := cfg.Source("database.url")
+	switch {
+	case errors.Is(err, store.ErrInvalid):
+		return exitcode.New(exitcode.Usage, cfg.Invalid("database.url", "%v", err))
+	case errors.Is(err, postgres.ErrAuthentication):
+		return exitcode.New(exitcode.Denied, fmt.Errorf("%w (database.url from %s)", err, from))
+	case errors.Is(err, postgres.ErrUnavailable):
+		return exitcode.New(exitcode.TempFail, fmt.Errorf("%w (database.url from %s)", err, from))
+	}
+	return fmt.Errorf("%w (database.url from %s)", err, from)
+}
+
+// schemaStatus reads the configured store's migration states without
+// creating or changing anything; exists is false when there is no
+// database yet (an embedded store whose file is missing).
+func schemaStatus(ctx context.Context, cfg *config.Config) (name string, states []migrate.State, exists bool, err error) {
+	if !cfg.Database.URL.IsSet() {
+		return embeddedSchemaStatus(ctx, cfg)
+	}
+	s, name, err := openPostgresStore(ctx, cfg)
+	if err != nil {
+		return "", nil, false, err
+	}
+	defer s.Close()
+	states, err = s.MigrationStatus(ctx)
+	if err != nil {
+		return name, nil, true, fmt.Errorf("reading the migrations of the store %s: %w", name, err)
+	}
+	return name, states, true, nil
+}
+
+// storePath returns the embedded store's file.
+func storePath(cfg *config.Config) (string, error) {
 	if cfg.DataDir == "" {
 		return "", exitcode.New(exitcode.Usage, cfg.Invalid("data_dir", "is empty: set --data-dir, %s or data_dir", config.EnvName("data_dir")))
 	}

@@ -25,9 +25,11 @@ func newUserCmd(f *Factory) *cobra.Command {
 change a role, disable or re-enable an account, lift a login lockout and
 reset two-factor authentication.
 
-These commands work on the store directly, on the host, with the operator's
-access to data_dir; they need no running serve and work beside one, and
-create and migrate the store when it is missing or behind. Each
+These commands work on the store directly, with the operator's access to
+data_dir, or to the PostgreSQL database of database.url when it is set (exit
+status 75 when it cannot be reached, 4 when it refuses the credentials); they
+need no running serve and work beside one, and create and migrate the store
+when it is missing or behind. Each
 change is written to the audit log (action user.*, user agent
 repairxctl/<version>, the operator taken from $USER). A user is named by
 e-mail address or id. Passwords never come from flags: 'user create' prompts

@@ -2,8 +2,8 @@
 // user commands: organisations, users, TOTP state and backup codes, refresh
 // tokens, login lockouts and audit rows. Store is the one interface; its
 // implementations live in sub-packages (store/sqlite, the embedded default;
-// PostgreSQL for several nodes) and all pass the conformance suite in
-// store/storetest.
+// store/postgres, shared by several nodes) and all pass the conformance
+// suite in store/storetest.
 //
 // # Conventions every implementation follows
 //
