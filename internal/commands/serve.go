@@ -83,8 +83,12 @@ SIGTERM or SIGINT stops accepting connections and lets in-flight requests
 finish (server.timeouts.shutdown); SIGHUP reloads the TLS certificate, which
 is also reloaded when its files change.
 
+Several nodes share PostgreSQL (database.url), Redis (redis.url) and a key
+ring sealed under auth.key_encryption_key: see docs/serve.md.
+
 Exit status: 0 after a graceful shutdown; 1 the server failed (the address
-is taken, the store cannot be opened); 2 usage or configuration error.`,
+is taken, the store cannot be opened); 2 usage or configuration error; 4 the
+database refused the credentials; 75 the database was unreachable at start.`,
 		Example: `  # On embedded defaults: https://127.0.0.1:8443, data in $XDG_DATA_HOME/repairxctl
   repairxctl serve
 
