@@ -33,6 +33,7 @@ type Config struct {
 	Audit     AuditConfig     `mapstructure:"audit"`
 	Health    HealthConfig    `mapstructure:"health"`
 	Alerts    AlertsConfig    `mapstructure:"alerts"`
+	Backup    BackupConfig    `mapstructure:"backup"`
 
 	// File is the config file that was read, or "" when none was.
 	File string `mapstructure:"-"`
@@ -202,6 +203,9 @@ type Key struct {
 	Doc     string
 	Secret  bool // value is a Secret: never a flag, redacted when shown
 	Map     bool // value is a map whose sub-keys are free-form
+	// SecretFields name the fields of a Map's entries that hold secrets
+	// (NAME.url under backup.sources), redacted in error messages.
+	SecretFields []string
 }
 
 // EnvName returns the environment variable that sets key.
@@ -215,7 +219,7 @@ const EnvPrefix = "REPAIRX"
 // Keys returns every configuration key with its default. dataDir is the
 // default data directory (see DefaultDataDir).
 func Keys(dataDir string) []Key {
-	return []Key{
+	return append([]Key{
 		{Name: "data_dir", Default: dataDir, Doc: "Where the embedded store, the local secret store and run state live."},
 		{Name: "output", Default: "table", Doc: "Default output format: table, json or yaml (ndjson where a command streams rows)."},
 		{Name: "no_color", Default: false, Doc: "Disable colour even on a terminal (NO_COLOR is honoured too)."},
@@ -270,7 +274,7 @@ func Keys(dataDir string) []Key {
 		{Name: "alerts.required_annotations", Default: []string{"summary", "description", "runbook_url"}, Doc: "Annotations every alert must carry."},
 		{Name: "alerts.checks", Default: map[string]string{}, Map: true, Doc: "Per-check severity overrides: off, warning or error (see `alerts validate --help`)."},
 		{Name: "alerts.policy", Default: "", Doc: "A policy file listing alerts that must exist."},
-	}
+	}, backupKeys()...)
 }
 
 // DefaultDataDir returns $XDG_DATA_HOME/repairxctl, falling back to

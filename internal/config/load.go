@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -384,6 +385,12 @@ func isSecretKey(keys []Key, name string) bool {
 		if k.Secret && (name == k.Name || strings.HasPrefix(name, k.Name+".")) {
 			return true
 		}
+		if rest, ok := strings.CutPrefix(name, k.Name+"."); ok && len(k.SecretFields) > 0 {
+			_, field, _ := strings.Cut(rest, ".")
+			if slices.Contains(k.SecretFields, field) {
+				return true
+			}
+		}
 	}
 	return false
 }
@@ -408,6 +415,7 @@ func (c *Config) resolveRelativePaths() {
 	rel("server.tls.cert_file", &c.Server.TLS.CertFile)
 	rel("server.tls.key_file", &c.Server.TLS.KeyFile)
 	rel("audit.file", &c.Audit.File)
+	c.resolveBackupPaths(rel)
 	if c.Database.URL.Reference() == "file" {
 		p := strings.TrimPrefix(string(c.Database.URL), "file:")
 		rel("database.url", &p)

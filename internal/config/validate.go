@@ -49,6 +49,7 @@ func (c *Config) validate() *Errors {
 		add("database.url", "%v", err)
 	}
 	c.validateServe(add)
+	c.validateBackup(add)
 	if err := c.Redis.URL.Check(); err != nil {
 		add("redis.url", "%v", err)
 	}
