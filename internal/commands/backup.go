@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -80,7 +82,7 @@ func backupOptions(f *Factory, o *BackupOptions) {
 
 // addRepoFlag adds --repo, bound to backup.repository.
 func addRepoFlag(cmd *cobra.Command) {
-	cmd.Flags().String("repo", "", "the repository: a `NAME` from backup.repositories or a URL (s3://bucket/prefix, file:///path)")
+	cmd.Flags().String("repo", "", "the repository: a `NAME` from backup.repositories or a URL (s3://bucket/prefix[?endpoint=URL&path_style=true&region=R], file:///path)")
 	bindKey(cmd.Flags(), "repo", "backup.repository")
 	_ = cmd.RegisterFlagCompletionFunc("repo", completeBackupNames(func(c *config.Config) []string { return sortedKeys(c.Backup.Repositories) }))
 }
@@ -163,11 +165,69 @@ func openBackupRepo(ctx context.Context, opts *BackupOptions, cfg *config.Config
 		}
 		return nil, "", exitcode.Usagef("repository %q (from %s) is neither a name in backup.repositories (%s) nor a URL (s3://bucket/prefix, file:///path)", ref, from, known)
 	}
-	r, err := opts.OpenRepo(ctx, ref, repo.Options{})
+	rawURL, o, err := s3URLOptions(ref)
+	if err != nil {
+		return nil, "", exitcode.Usagef("%v (from %s)", err, from)
+	}
+	r, err := opts.OpenRepo(ctx, rawURL, o)
 	if err != nil {
 		return nil, "", exitcode.Usagef("%v (from %s)", err, from)
 	}
 	return r, r.URL(), nil
+}
+
+// s3URLOptions takes the S3 settings a repository URL may carry in its query,
+// so that a cron line reaches an S3-compatible server from flags alone:
+// s3://bucket/prefix?endpoint=https://s3.example:9000&path_style=true&region=eu-west-1&storage_class=STANDARD_IA&sse=AES256.
+// Credentials never go in the URL (the AWS credential chain supplies them).
+// It returns the URL without its query.
+func s3URLOptions(ref string) (string, repo.Options, error) {
+	var o repo.Options
+	base, query, ok := strings.Cut(ref, "?")
+	if !ok || !strings.HasPrefix(strings.ToLower(base), "s3://") {
+		return ref, o, nil // repo.Open rejects a query on other schemes
+	}
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return "", o, fmt.Errorf("repository URL %s: the query is not key=value pairs: %v", base, err)
+	}
+	for k, vs := range q {
+		if len(vs) != 1 {
+			return "", o, fmt.Errorf("repository URL %s: %s is given %d times", base, k, len(vs))
+		}
+		v := vs[0]
+		switch k {
+		case "endpoint":
+			u, err := url.Parse(v)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+				return "", o, fmt.Errorf("repository URL %s: endpoint must be http(s)://host[:port] without credentials", base)
+			}
+			o.Endpoint = v
+		case "region":
+			o.Region = v
+		case "path_style":
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return "", o, fmt.Errorf("repository URL %s: path_style=%q is not true or false", base, v)
+			}
+			o.PathStyle = b
+		case "storage_class":
+			o.StorageClass = v
+		case "sse":
+			if !slices.Contains([]string{"AES256", "aws:kms", "aws:kms:dsse"}, v) {
+				return "", o, fmt.Errorf("repository URL %s: sse=%q: use AES256, aws:kms or aws:kms:dsse", base, v)
+			}
+			o.SSE = v
+		case "sse_kms_key_id":
+			o.SSEKMSKeyID = v
+		default:
+			return "", o, fmt.Errorf("repository URL %s: unknown setting %q (endpoint, region, path_style, storage_class, sse, sse_kms_key_id); credentials come from the AWS credential chain or a named repository", base, k)
+		}
+	}
+	if o.SSEKMSKeyID != "" && o.SSE != "aws:kms" && o.SSE != "aws:kms:dsse" {
+		return "", o, fmt.Errorf("repository URL %s: sse_kms_key_id needs sse=aws:kms", base)
+	}
+	return base, o, nil
 }
 
 // resolveSecret reads a configured secret; a reference that cannot be read

@@ -691,3 +691,64 @@ func TestBackupDamagedObject(t *testing.T) {
 	}
 	mustRun(t, 12, "backup", "verify", res.ID, "--repo", repoURL, "--identity", idFile)
 }
+
+// TestBackupS3FromFlagsAlone: a cron line with no config file reaches an
+// S3-compatible server through the repository URL's query (endpoint,
+// path_style, region, storage_class) and the AWS credential chain's
+// environment; the backup lands in the bucket and restores.
+func TestBackupS3FromFlagsAlone(t *testing.T) {
+	dir := isolate(t)
+	srv := testenv.S3(t)
+	bucket := srv.NewBucket(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", srv.AccessKey())
+	t.Setenv("AWS_SECRET_ACCESS_KEY", srv.SecretKey())
+	t.Setenv("AWS_REGION", "")
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "no-aws-config"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "no-aws-credentials"))
+	src := filepath.Join(dir, "uploads")
+	if err := os.MkdirAll(filepath.Join(src, "2026"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "2026", "invoice.pdf"), []byte("%PDF-1.7 not really"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	idFile, recipient := keygen(t, dir, "id.txt")
+	repoURL := fmt.Sprintf("s3://%s/adhoc?endpoint=%s&path_style=true&region=%s&storage_class=STANDARD", bucket, url.QueryEscape(srv.Endpoint()), srv.Region())
+
+	r := mustRun(t, 0, "backup", "run", "--source", "dir://"+src, "--repo", repoURL, "--recipient", recipient, "-o", "json")
+	var res backupRunResult
+	if err := json.Unmarshal([]byte(r.out), &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Repository != "s3://"+bucket+"/adhoc" {
+		t.Errorf("repository = %q: the query belongs to the settings, not the name", res.Repository)
+	}
+	keys, _ := s3Objects(t, srv, bucket, "adhoc/")
+	if len(keys) != 2 {
+		t.Fatalf("bucket holds %v, want the data and the manifest", keys)
+	}
+	out := filepath.Join(dir, "restored")
+	mustRun(t, 0, "backup", "restore", "latest", "--repo", repoURL, "--identity", idFile, "--to-dir", out)
+	if b, err := os.ReadFile(filepath.Join(out, "2026", "invoice.pdf")); err != nil || string(b) != "%PDF-1.7 not really" {
+		t.Errorf("restored file = %q, %v", b, err)
+	}
+
+	// Settings that cannot be right are usage errors naming the setting.
+	for query, want := range map[string]string{
+		"?endpoint=ftp://x":                 "endpoint must be http(s)",
+		"?path_style=maybe":                 "path_style",
+		"?sse=rot13":                        "sse=",
+		"?secret_access_key=x":              "unknown setting",
+		"?region=a&region=b":                "given 2 times",
+		"?sse_kms_key_id=k":                 "needs sse=aws:kms",
+		"?endpoint=https://u:p@s3.example/": "without credentials",
+	} {
+		r := mustRun(t, 2, "backup", "list", "--repo", "s3://"+bucket+"/adhoc"+query)
+		if !strings.Contains(r.errOut, want) || strings.Contains(query, "u:p") && strings.Contains(r.errOut, "u:p") {
+			t.Errorf("%s: stderr %q, want %q (and no credentials)", query, r.errOut, want)
+		}
+	}
+	if r := mustRun(t, 2, "backup", "list", "--repo", "file://"+dir+"?x=1"); !strings.Contains(r.errOut, "query") {
+		t.Errorf("a query on a file:// repository: %q", r.errOut)
+	}
+}
