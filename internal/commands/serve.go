@@ -363,6 +363,18 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 		return err
 	}
 	srv.Metrics().SetBlockedCount(traffic.blockedCount)
+	if !cfg.Redis.URL.IsSet() {
+		// The in-memory revoked-session list starts empty: put back the
+		// sessions that ended within an access token's lifetime.
+		n, err := srv.RestoreRevocations(ctx)
+		if err != nil {
+			closeAll()
+			return err
+		}
+		if n > 0 {
+			log.Info("restored revoked sessions", "sessions", n)
+		}
+	}
 	recorder.OnError = func(int, error) { srv.Metrics().AuditErrors.Inc() }
 
 	users, err := st.CountUsers(ctx)

@@ -565,6 +565,9 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 				s.log.Error("revoking a session's refresh tokens", "request_id", state(r).id, "error", err.Error())
 			}
 		} else {
+			if _, err := s.opts.Store.RevokeRefreshFamily(ctx, c.SessionID, s.now()); err != nil {
+				s.log.Error("revoking a session's refresh tokens", "request_id", state(r).id, "error", err.Error())
+			}
 			s.revokeSession(ctx, c.SessionID)
 		}
 	}

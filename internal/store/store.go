@@ -155,6 +155,11 @@ type RefreshTokens interface {
 	// DeleteExpiredRefreshTokens deletes tokens that expired at or before
 	// now and returns how many.
 	DeleteExpiredRefreshTokens(ctx context.Context, now time.Time) (int, error)
+	// RevokedFamilies returns the families with a token revoked at or after
+	// since, each with its latest revocation time, ordered by family id: a
+	// node starting with an empty in-memory revocation list rebuilds it from
+	// them, so that a session logged out before a restart stays ended.
+	RevokedFamilies(ctx context.Context, since time.Time) ([]RevokedFamily, error)
 }
 
 // Lockouts count failed logins. Keys are user ids, or any stable key the

@@ -114,6 +114,12 @@ type Lockout struct {
 // Locked reports whether logins are refused at now.
 func (l Lockout) Locked(now time.Time) bool { return now.Before(l.LockedUntil) }
 
+// RevokedFamily is a refresh-token family (a session) with a revoked token.
+type RevokedFamily struct {
+	FamilyID  string
+	RevokedAt time.Time // the latest revocation in the family
+}
+
 // LockoutPolicy says when failed logins lock an account and for how long.
 type LockoutPolicy struct {
 	// Threshold failures in a row lock the account.

@@ -178,6 +178,28 @@ func (s *Store) ListRefreshTokens(ctx context.Context, userID string) ([]store.R
 	return tokens, nil
 }
 
+// RevokedFamilies implements store.RefreshTokens.
+func (s *Store) RevokedFamilies(ctx context.Context, since time.Time) ([]store.RevokedFamily, error) {
+	ctx, cancel := bound(ctx)
+	defer cancel()
+	const op = "listing revoked sessions"
+	rows, err := s.pool.Query(ctx, `SELECT family_id, max(revoked_at) FROM refresh_tokens
+		WHERE revoked_at >= $1 GROUP BY family_id ORDER BY family_id`, trunc(since))
+	if err != nil {
+		return nil, failed(op, err)
+	}
+	fams, err := collect(rows, func(r pgx.Row) (store.RevokedFamily, error) {
+		var f store.RevokedFamily
+		err := r.Scan(&f.FamilyID, &f.RevokedAt)
+		f.RevokedAt = f.RevokedAt.UTC()
+		return f, err
+	})
+	if err != nil {
+		return nil, failed(op, err)
+	}
+	return fams, nil
+}
+
 // RevokeRefreshToken implements store.RefreshTokens in one statement,
 // keeping the first revocation time.
 func (s *Store) RevokeRefreshToken(ctx context.Context, hash []byte, now time.Time) (store.RefreshToken, error) {

@@ -194,6 +194,30 @@ func (s *Store) RevokeUserRefreshTokens(ctx context.Context, userID string, now 
 	return n, nil
 }
 
+// RevokedFamilies implements store.RefreshTokens.
+func (s *Store) RevokedFamilies(ctx context.Context, since time.Time) ([]store.RevokedFamily, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT family_id, MAX(revoked_at) FROM refresh_tokens
+		WHERE revoked_at >= ? GROUP BY family_id ORDER BY family_id`, micros(since))
+	if err != nil {
+		return nil, fmt.Errorf("listing revoked sessions: %w", err)
+	}
+	defer rows.Close()
+	fams := []store.RevokedFamily{}
+	for rows.Next() {
+		var f store.RevokedFamily
+		var at int64
+		if err := rows.Scan(&f.FamilyID, &at); err != nil {
+			return nil, fmt.Errorf("listing revoked sessions: %w", err)
+		}
+		f.RevokedAt = fromMicros(at)
+		fams = append(fams, f)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("listing revoked sessions: %w", err)
+	}
+	return fams, nil
+}
+
 // DeleteExpiredRefreshTokens implements store.RefreshTokens.
 func (s *Store) DeleteExpiredRefreshTokens(ctx context.Context, now time.Time) (int, error) {
 	n, err := rowsAffected(s.w.ExecContext(ctx, `DELETE FROM refresh_tokens WHERE expires_at <= ?`, micros(now)))

@@ -95,6 +95,7 @@ func testCancelledContext(t *testing.T, s store.Store) {
 		"RevokeRefreshFamily":        func() error { _, err := s.RevokeRefreshFamily(c, tok.FamilyID, later); return err },
 		"RevokeUserRefreshTokens":    func() error { _, err := s.RevokeUserRefreshTokens(c, u.ID, later); return err },
 		"DeleteExpiredRefreshTokens": func() error { _, err := s.DeleteExpiredRefreshTokens(c, at(365*day)); return err },
+		"RevokedFamilies":            func() error { _, err := s.RevokedFamilies(c, t0); return err },
 		"Lockout":                    func() error { _, err := s.Lockout(c, u.ID); return err },
 		"RecordFailure":              func() error { _, err := s.RecordFailure(c, u.ID, t0, p); return err },
 		"ClearFailures":              func() error { return s.ClearFailures(c, u.ID) },

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,6 +28,7 @@ var tokenCases = []testCase{
 	{"RevokeFamily", testTokenRevokeFamily},
 	{"RevokeUser", testTokenRevokeUser},
 	{"DeleteExpired", testTokenDeleteExpired},
+	{"RevokedFamilies", testTokenRevokedFamilies},
 }
 
 const day = 24 * time.Hour
@@ -526,4 +529,62 @@ func testTokenMFA(t *testing.T, s store.Store) {
 	if rotated.MFA || mustToken(t, s, tokenHash("p2")).MFA {
 		t.Error("rotation granted MFA to a family started without it")
 	}
+}
+
+// testTokenRevokedFamilies: the sessions revoked since a time, each once,
+// with its latest revocation, in family-id order; older revocations and
+// live sessions are not listed.
+func testTokenRevokedFamilies(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	u := userFixture(t, s)
+	other := mustUser(t, s, u.OrgID, "other@example.com", store.RoleCustomer)
+
+	// old: logged out long ago.
+	old := login(t, s, u.ID, "old", t0)
+	_, err := s.RevokeRefreshToken(ctx, old.TokenHash, at(time.Hour))
+	must(t, "RevokeRefreshToken old", err)
+	// out: rotated once, then logged out; later the whole family too.
+	out := login(t, s, u.ID, "out", t0)
+	outNext, err := s.RotateRefreshToken(ctx, out.TokenHash, next("out2", at(2*time.Hour)), at(2*time.Hour))
+	must(t, "RotateRefreshToken out", err)
+	_, err = s.RevokeRefreshToken(ctx, outNext.TokenHash, at(3*time.Hour))
+	must(t, "RevokeRefreshToken out2", err)
+	// reused: a spent token replayed revokes the family.
+	reused := login(t, s, other.ID, "reused", t0)
+	_, err = s.RotateRefreshToken(ctx, reused.TokenHash, next("reused2", at(time.Hour)), at(time.Hour))
+	must(t, "RotateRefreshToken reused", err)
+	_, err = s.RotateRefreshToken(ctx, reused.TokenHash, next("reused3", at(4*time.Hour)), at(4*time.Hour))
+	wantErr(t, "RotateRefreshToken of a spent token", err, store.ErrTokenReuse)
+	// live: never revoked.
+	login(t, s, u.ID, "live", t0)
+
+	want := []store.RevokedFamily{
+		{FamilyID: out.FamilyID, RevokedAt: stored(at(3 * time.Hour))},
+		{FamilyID: reused.FamilyID, RevokedAt: stored(at(4 * time.Hour))},
+	}
+	slices.SortFunc(want, func(a, b store.RevokedFamily) int { return strings.Compare(a.FamilyID, b.FamilyID) })
+	check := func(what string, since time.Time, want []store.RevokedFamily) {
+		t.Helper()
+		got, err := s.RevokedFamilies(ctx, since)
+		must(t, "RevokedFamilies "+what, err)
+		if got == nil {
+			t.Errorf("RevokedFamilies %s = nil, want an empty slice at least", what)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("RevokedFamilies %s = %+v, want %+v", what, got, want)
+		}
+		for i := range got {
+			if got[i].FamilyID != want[i].FamilyID || !got[i].RevokedAt.Equal(want[i].RevokedAt) || got[i].RevokedAt.Location() != time.UTC {
+				t.Errorf("RevokedFamilies %s [%d] = %+v, want %+v (UTC)", what, i, got[i], want[i])
+			}
+		}
+	}
+	check("since 2h", at(2*time.Hour), want)
+	check("since 3h (inclusive)", stored(at(3*time.Hour)), want)
+	check("since 5h", at(5*time.Hour), nil)
+
+	// Revoking the rest of "out" later moves its latest revocation.
+	_, err = s.RevokeRefreshFamily(ctx, out.FamilyID, at(6*time.Hour))
+	must(t, "RevokeRefreshFamily out", err)
+	check("since 5h after a family revocation", at(5*time.Hour), []store.RevokedFamily{{FamilyID: out.FamilyID, RevokedAt: stored(at(6 * time.Hour))}})
 }
