@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -111,15 +112,16 @@ func TestRedisOutage(t *testing.T) {
 	proxiedURL := strings.Replace(redisURL, hostPort, proxy.ln.Addr().String(), 1)
 
 	home := t.TempDir()
-	env := append(os.Environ(),
+	base := append(os.Environ(),
 		"HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, "config"), "XDG_DATA_HOME="+filepath.Join(home, "data"),
-		"REPAIRX_DATABASE_URL="+dbURL,
-		"REPAIRX_REDIS_URL="+proxiedURL,
 		"REPAIRX_AUTH_KEY_ENCRYPTION_KEY=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
 		"REPAIRX_AUTH_BCRYPT_COST=10",
 	)
-	cmd := exec.Command(binary(t), "user", "create", "--email", "m@example.test", "--role", "manager", "--password-stdin")
-	cmd.Env = env
+	env := append(slices.Clip(base), "REPAIRX_DATABASE_URL="+dbURL, "REPAIRX_REDIS_URL="+proxiedURL)
+	// The user is created with --database-url (nothing in its environment
+	// names the database), the node with REPAIRX_DATABASE_URL: one store.
+	cmd := exec.Command(binary(t), "user", "create", "--database-url", dbURL, "--email", "m@example.test", "--role", "manager", "--password-stdin")
+	cmd.Env = base
 	cmd.Stdin = strings.NewReader("a password long enough\n")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("user create: %v\n%s", err, out)

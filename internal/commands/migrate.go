@@ -18,6 +18,7 @@ refused: upgrade repairxctl rather than downgrade the data.`
 		newMigrateUpCmd(f, nil),
 		newMigrateStatusCmd(f, nil),
 	)
+	addDatabaseURLFlag(cmd.PersistentFlags())
 	return cmd
 }
 

@@ -30,6 +30,7 @@ import (
 	"github.com/repairx/repairxctl/internal/server/revoke"
 	"github.com/repairx/repairxctl/internal/server/revoke/redisrevoke"
 	"github.com/repairx/repairxctl/internal/store"
+	"github.com/repairx/repairxctl/internal/tracing"
 	"github.com/repairx/repairxctl/internal/ui"
 )
 
@@ -45,6 +46,8 @@ type ServeOptions struct {
 	// Ready, when set, hears the bound addresses once the server answers
 	// (tests use it instead of parsing stderr).
 	Ready func(ServeAddrs)
+	// Version names this build in traces (service.version).
+	Version string
 }
 
 // ServeAddrs are the addresses serve listens on.
@@ -102,6 +105,7 @@ database refused the credentials; 75 the database was unreachable at start.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Config = f.Config
 			opts.Now = f.Now
+			opts.Version = f.Build.Version
 			if runF != nil {
 				return runF(opts)
 			}
@@ -123,6 +127,9 @@ database refused the credentials; 75 the database was unreachable at start.`,
 	bindKey(fl, "insecure-plain-http", "server.insecure_plain_http")
 	fl.String("audit-file", "", "also append audit events as JSON lines to `FILE`")
 	bindKey(fl, "audit-file", "audit.file")
+	addDatabaseURLFlag(fl)
+	fl.String("redis-url", "", "share rate limits, blocks and revocations in the Redis at `URL` (redis://HOST:PORT/DB; no password in it: give such a URL as redis.url, a secret)")
+	bindKey(fl, "redis-url", "redis.url")
 	_ = cmd.MarkFlagFilename("tls-cert", "pem", "crt")
 	_ = cmd.MarkFlagFilename("tls-key", "pem", "key")
 	_ = cmd.MarkFlagFilename("audit-file")
@@ -248,6 +255,9 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := checkURLFlag(cfg, "redis.url", "--redis-url", cfg.Redis.URL, "redis", "rediss"); err != nil {
+		return err
+	}
 	now := opts.Now
 	if now == nil {
 		now = time.Now
@@ -259,7 +269,17 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 	case cfg.Quiet:
 		level = slog.LevelWarn
 	}
-	log := slog.New(slog.NewJSONHandler(opts.IO.ErrOut, &slog.HandlerOptions{Level: level}))
+	// Log lines written with a request's context carry its trace_id and
+	// span_id when tracing is on; without a span the wrapper costs a
+	// context lookup.
+	log := slog.New(tracing.LogHandler(slog.NewJSONHandler(opts.IO.ErrOut, &slog.HandlerOptions{Level: level})))
+	stopTracing, err := serveTracing(ctx, cfg, opts.Version, log)
+	if err != nil {
+		return err
+	}
+	// Deferred first, so it runs last: after the server has answered its
+	// in-flight requests, whose spans it then sends.
+	defer stopTracing()
 
 	st, err := openStore(ctx, cfg, true)
 	if err != nil {
@@ -442,6 +462,9 @@ func printBanner(io *ui.IOStreams, cfg *config.Config, a ServeAddrs, r *certs.Re
 	}
 	fmt.Fprintf(w, "  data directory: %s\n", cfg.DataDir)
 	fmt.Fprintf(w, "  keys: %s; rate limits, blocks and revoked sessions: %s\n", keysWhere, trafficWhere)
+	if cfg.Tracing.Endpoint != "" {
+		fmt.Fprintf(w, "  tracing: OTLP to %s, sampling %g of new traces\n", cfg.Tracing.Endpoint, cfg.Tracing.SampleRatio)
+	}
 	if r != nil {
 		fmt.Fprintf(w, "  certificate: %s\n", r.Fingerprint())
 	}
@@ -501,6 +524,37 @@ func serveKeys(ctx context.Context, cfg *config.Config, st store.Store, now time
 		log.Info("generated the shared signing key and data key in the database")
 	}
 	return keys, "the shared database (sealed)", nil
+}
+
+// tracingFlushTimeout bounds the flush of queued spans at exit, so that an
+// unreachable collector cannot hold up a shutdown.
+const tracingFlushTimeout = 5 * time.Second
+
+// serveTracing turns on OpenTelemetry tracing when tracing.endpoint is set.
+// Its stop sends the spans still queued, within tracingFlushTimeout.
+func serveTracing(ctx context.Context, cfg *config.Config, version string, log *slog.Logger) (stop func(), err error) {
+	if cfg.Tracing.Endpoint == "" {
+		return func() {}, nil
+	}
+	shutdown, err := tracing.Setup(ctx, tracing.Options{
+		Endpoint:       cfg.Tracing.Endpoint,
+		SampleRatio:    cfg.Tracing.SampleRatio,
+		ServiceName:    "repairxctl",
+		ServiceVersion: version,
+		Logger:         log,
+	})
+	if err != nil {
+		// Config validation refuses what Setup refuses; this is the backstop.
+		return nil, exitcode.New(exitcode.Usage, cfg.Invalid("tracing.endpoint", "%s", strings.TrimPrefix(err.Error(), "tracing: ")))
+	}
+	return func() {
+		// ctx is done by now (a signal ended serve): the flush gets its own.
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), tracingFlushTimeout)
+		defer cancel()
+		if err := shutdown(fctx); err != nil {
+			log.Warn("tracing: queued spans not sent", "error", err.Error())
+		}
+	}, nil
 }
 
 // traffic is the state behind rate limits, blocks and revoked sessions.

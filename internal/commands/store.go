@@ -4,8 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/spf13/pflag"
 
 	"github.com/repairx/repairxctl/internal/config"
 	"github.com/repairx/repairxctl/internal/exitcode"
@@ -74,10 +79,44 @@ func openSchemaStore(ctx context.Context, cfg *config.Config) (schemaStore, stri
 	return s, path, nil
 }
 
+// addDatabaseURLFlag adds --database-url, bound to database.url, to the
+// commands that open the store.
+func addDatabaseURLFlag(fs *pflag.FlagSet) {
+	fs.String("database-url", "", "use the shared PostgreSQL store at `URL` (postgres://USER@HOST:PORT/DB; no password in it: PGPASSWORD, ~/.pgpass, or database.url as a secret)")
+	bindKey(fs, "database-url", "database.url")
+}
+
+// checkURLFlag refuses a secret-bearing URL given as a flag: the process
+// list, shell history and cron mail would show its password. The URL is
+// still a secret when it comes from the file or the environment.
+func checkURLFlag(cfg *config.Config, key, flag string, secret config.Secret, schemes ...string) error {
+	if !strings.HasPrefix(cfg.Source(key), "flag") {
+		return nil
+	}
+	raw, err := secret.Resolve()
+	if err != nil {
+		return exitcode.New(exitcode.Usage, cfg.Invalid(key, "%v", err))
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || !slices.Contains(schemes, u.Scheme) {
+		return exitcode.Usagef("%s: not a %s URL", flag, strings.Join(schemes, "/"))
+	}
+	_, hasPass := u.User.Password()
+	if hasPass || u.Query().Has("password") {
+		return exitcode.Usagef("%s: the URL holds a password, which the process list, shell history and cron mail would show: "+
+			"drop it and give the whole URL as a secret instead (%s=file:PATH, or %s in the config file)", flag, config.EnvName(key), key)
+	}
+	return nil
+}
+
 // openPostgresStore opens the shared store of database.url. The URL is a
-// secret (a value, file:PATH or env:NAME; never a flag), and no message
-// shows it: they name the database without the password.
+// secret (a value, file:PATH or env:NAME), or a --database-url without a
+// password, and no message shows it: they name the database without the
+// password.
 func openPostgresStore(ctx context.Context, cfg *config.Config) (*postgres.Store, string, error) {
+	if err := checkURLFlag(cfg, "database.url", "--database-url", cfg.Database.URL, "postgres", "postgresql"); err != nil {
+		return nil, "", err
+	}
 	url, err := cfg.Database.URL.Resolve()
 	if err != nil {
 		return nil, "", exitcode.New(exitcode.Usage, cfg.Invalid("database.url", "%v", err))

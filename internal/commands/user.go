@@ -43,6 +43,7 @@ on the terminal or reads one line with --password-stdin.`
 		newUserUnlockCmd(f, nil),
 		newUserReset2FACmd(f, nil),
 	)
+	addDatabaseURLFlag(cmd.PersistentFlags())
 	return cmd
 }
 

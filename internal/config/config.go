@@ -228,7 +228,7 @@ func Keys(dataDir string) []Key {
 		{Name: "database.url", Default: "", Secret: true, Doc: "PostgreSQL URL shared by several serve nodes (a secret: value, file:PATH or env:NAME). Empty: the embedded store."},
 		{Name: "redis.url", Default: "", Secret: true, Doc: "Redis shared by several serve nodes for rate limits, IP blocks and revoked sessions (a secret). Empty: in memory."},
 		{Name: "tracing.endpoint", Default: "", Doc: "OpenTelemetry OTLP/HTTP collector URL, as http://127.0.0.1:4318. Empty: tracing off."},
-		{Name: "tracing.sample_ratio", Default: 1.0, Doc: "Share of requests traced, from 0 to 1."},
+		{Name: "tracing.sample_ratio", Default: 1.0, Doc: "Share of new traces recorded, from 0 to 1; a request whose traceparent says sampled is always traced."},
 		{Name: "server.listen", Default: "127.0.0.1:8443", Doc: "HTTPS address serve listens on (TLS 1.3 only)."},
 		{Name: "server.redirect_listen", Default: "", Doc: "Plain-HTTP address that only redirects to HTTPS; empty: none."},
 		{Name: "server.insecure_plain_http", Default: false, Doc: "Serve plain HTTP instead of HTTPS; refused unless server.listen is a loopback address."},

@@ -93,6 +93,22 @@ func TestWholeNumbersFromTheEnvironment(t *testing.T) {
 	}
 }
 
+func TestFractionsFromTheEnvironment(t *testing.T) {
+	isolate(t)
+	t.Setenv("REPAIRX_TRACING_SAMPLE_RATIO", " 0.25 ")
+	cfg, err := Load(LoadOptions{Flags: flags(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Tracing.SampleRatio != 0.25 {
+		t.Errorf("tracing.sample_ratio = %v, want 0.25", cfg.Tracing.SampleRatio)
+	}
+	t.Setenv("REPAIRX_TRACING_SAMPLE_RATIO", "half")
+	if _, err := Load(LoadOptions{Flags: flags(t)}); err == nil || !strings.Contains(err.Error(), `"half" is not a number`) || !strings.Contains(err.Error(), "REPAIRX_TRACING_SAMPLE_RATIO") {
+		t.Errorf("a ratio that is not a number: %v", err)
+	}
+}
+
 func TestPrecedence(t *testing.T) {
 	tests := []struct {
 		name       string

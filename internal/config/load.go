@@ -344,6 +344,12 @@ func decodeHook(from, to reflect.Type, data any) (any, error) {
 			return int(n), nil
 		}
 		return n, nil
+	case to.Kind() == reflect.Float64 && from.Kind() == reflect.String:
+		f, err := strconv.ParseFloat(strings.TrimSpace(data.(string)), 64)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a number", data)
+		}
+		return f, nil
 	case to.Kind() == reflect.Bool && from.Kind() == reflect.String:
 		b, err := strconv.ParseBool(data.(string))
 		if err != nil {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"net"
 	"net/netip"
 	"net/url"
@@ -181,16 +182,33 @@ func (c *Config) validateServe(add func(key, format string, args ...any)) {
 			add("ratelimit.fail_closed", "%q is not a route class: use general, api or auth", cl)
 		}
 	}
-	if c.Tracing.SampleRatio < 0 || c.Tracing.SampleRatio > 1 {
+	if r := c.Tracing.SampleRatio; math.IsNaN(r) || r < 0 || r > 1 {
 		add("tracing.sample_ratio", "must be from 0 to 1, got %g", c.Tracing.SampleRatio)
 	}
-	if c.Tracing.Endpoint != "" {
-		if u, err := url.Parse(c.Tracing.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			add("tracing.endpoint", "%q is not an http(s) URL", c.Tracing.Endpoint)
-		}
-	}
+	c.validateTracingEndpoint(add)
 	if c.Health.CertMinDays < 0 {
 		add("health.cert_min_days", "must not be negative, got %d", c.Health.CertMinDays)
+	}
+}
+
+// validateTracingEndpoint checks tracing.endpoint as internal/tracing will
+// take it. The value is echoed only without user info and query, where a
+// token could hide.
+func (c *Config) validateTracingEndpoint(add func(key, format string, args ...any)) {
+	const hint = "write http(s)://HOST:PORT[/PATH], as in http://127.0.0.1:4318"
+	if c.Tracing.Endpoint == "" {
+		return
+	}
+	u, err := url.Parse(c.Tracing.Endpoint)
+	switch {
+	case err != nil:
+		add("tracing.endpoint", "is not a URL: %s", hint)
+	case u.User != nil:
+		add("tracing.endpoint", "must not carry credentials: give the collector's token in OTEL_EXPORTER_OTLP_HEADERS (e.g. authorization=Bearer%%20TOKEN)")
+	case u.RawQuery != "" || u.Fragment != "":
+		add("tracing.endpoint", "must not have a query or fragment: %s", hint)
+	case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		add("tracing.endpoint", "%q is not an http(s) URL: %s", u.String(), hint)
 	}
 }
 

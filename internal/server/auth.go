@@ -113,7 +113,7 @@ func (s *Server) authed(h authedHandler, flags authFlags) http.HandlerFunc {
 				// as for rate limits. Failing open lets a logged-out token
 				// work until it expires (at most the access-token lifetime).
 				s.metrics.LimiterFailures.Inc()
-				s.log.Error("revocation list failed", "request_id", state(r).id, "error", err.Error())
+				s.log.ErrorContext(r.Context(), "revocation list failed", "request_id", state(r).id, "error", err.Error())
 				if s.opts.Policy.FailMode(classOf(r)) == ratelimit.FailClosed {
 					w.Header().Set("Retry-After", "5")
 					writeError(w, r, http.StatusServiceUnavailable, "unavailable", "temporarily unavailable: retry later")
@@ -146,11 +146,11 @@ func (s *Server) authed(h authedHandler, flags authFlags) http.HandlerFunc {
 
 func (s *Server) internalError(w http.ResponseWriter, r *http.Request, what string, err error) {
 	if errors.Is(err, context.DeadlineExceeded) {
-		s.log.Error(what+": timed out", "request_id", state(r).id)
+		s.log.ErrorContext(r.Context(), what+": timed out", "request_id", state(r).id)
 		writeError(w, r, http.StatusServiceUnavailable, "timeout", "the server took too long: retry later")
 		return
 	}
-	s.log.Error(what, "request_id", state(r).id, "error", err.Error())
+	s.log.ErrorContext(r.Context(), what, "request_id", state(r).id, "error", err.Error())
 	writeError(w, r, http.StatusInternalServerError, "internal", "internal error")
 }
 
@@ -355,12 +355,12 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 
 	if err := s.opts.Store.ClearFailures(ctx, u.ID); err != nil {
-		s.log.Error("clearing failed logins", "request_id", state(r).id, "error", err.Error())
+		s.log.ErrorContext(r.Context(), "clearing failed logins", "request_id", state(r).id, "error", err.Error())
 	}
 	if rehash {
 		if h, err := s.opts.Hasher.Hash(req.Password); err == nil {
 			if err := s.opts.Store.SetPasswordHash(ctx, u.ID, h, now); err != nil {
-				s.log.Warn("rehashing a password", "request_id", state(r).id, "error", err.Error())
+				s.log.WarnContext(r.Context(), "rehashing a password", "request_id", state(r).id, "error", err.Error())
 			}
 		}
 	}
@@ -469,7 +469,7 @@ func (s *Server) revokeSession(ctx context.Context, family string) {
 	// Access tokens of the session expire within AccessTTL (plus leeway).
 	until := s.now().Add(s.opts.AccessTTL + time.Minute)
 	if err := s.opts.Revoked.Revoke(ctx, family, until); err != nil {
-		s.log.Error("revoking a session", "session", family, "error", err.Error())
+		s.log.ErrorContext(ctx, "revoking a session", "session", family, "error", err.Error())
 	}
 }
 
@@ -503,7 +503,7 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
 		s.metrics.TokenReuse.Inc()
 		s.audit(r, audit.Event{UserID: rt.UserID, Action: audit.ActionRefreshTokenReuse, Resource: "session:" + rt.FamilyID,
 			Result: audit.ResultBlocked, Details: map[string]any{"tokenId": rt.ID}})
-		s.log.Warn("refresh token reuse: session revoked", "request_id", state(r).id, "user_id", rt.UserID, "session", rt.FamilyID)
+		s.log.WarnContext(r.Context(), "refresh token reuse: session revoked", "request_id", state(r).id, "user_id", rt.UserID, "session", rt.FamilyID)
 		s.clearCookies(w)
 		writeError(w, r, http.StatusUnauthorized, "invalid_token", "invalid refresh token: sign in")
 		return
@@ -546,7 +546,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 			if err == nil {
 				userID, family = rt.UserID, rt.FamilyID
 				if _, err := s.opts.Store.RevokeRefreshFamily(ctx, rt.FamilyID, s.now()); err != nil {
-					s.log.Error("revoking a session's refresh tokens", "request_id", state(r).id, "error", err.Error())
+					s.log.ErrorContext(r.Context(), "revoking a session's refresh tokens", "request_id", state(r).id, "error", err.Error())
 				}
 			} else if !errors.Is(err, store.ErrNotFound) {
 				s.internalError(w, r, "revoking a refresh token", err)
@@ -562,11 +562,11 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 		if family == "" || family == c.SessionID {
 			family = c.SessionID
 			if _, err := s.opts.Store.RevokeRefreshFamily(ctx, family, s.now()); err != nil {
-				s.log.Error("revoking a session's refresh tokens", "request_id", state(r).id, "error", err.Error())
+				s.log.ErrorContext(r.Context(), "revoking a session's refresh tokens", "request_id", state(r).id, "error", err.Error())
 			}
 		} else {
 			if _, err := s.opts.Store.RevokeRefreshFamily(ctx, c.SessionID, s.now()); err != nil {
-				s.log.Error("revoking a session's refresh tokens", "request_id", state(r).id, "error", err.Error())
+				s.log.ErrorContext(r.Context(), "revoking a session's refresh tokens", "request_id", state(r).id, "error", err.Error())
 			}
 			s.revokeSession(ctx, c.SessionID)
 		}

@@ -44,7 +44,7 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) ping(ctx context.Context, name string, p Pinger) checkResult {
 	if err := p.Ping(ctx); err != nil {
-		s.log.Warn("readiness check failed", "check", name, "error", err.Error())
+		s.log.WarnContext(ctx, "readiness check failed", "check", name, "error", err.Error())
 		// The error may name hosts; the probe's caller only needs the verdict.
 		return checkResult{Name: name, OK: false, Detail: "unreachable"}
 	}
@@ -107,7 +107,7 @@ func (s *Server) checkAdmin(ctx context.Context) checkResult {
 	for _, role := range []store.Role{store.RoleOwner, store.RoleAdmin} {
 		users, err := s.opts.Store.ListUsers(ctx, store.UserFilter{Role: role})
 		if err != nil {
-			s.log.Warn("business check admin failed", "error", err.Error())
+			s.log.WarnContext(ctx, "business check admin failed", "error", err.Error())
 			return checkResult{Name: "admin", Detail: "store unreachable"}
 		}
 		for _, u := range users {

@@ -11,6 +11,7 @@ import (
 	"github.com/repairx/repairxctl/internal/audit"
 	"github.com/repairx/repairxctl/internal/server/ratelimit"
 	"github.com/repairx/repairxctl/internal/server/screen"
+	"github.com/repairx/repairxctl/internal/tracing"
 )
 
 // The routes. Paths are part of the API: clients and the NGINX config name
@@ -55,6 +56,7 @@ func (s *Server) routes() (http.Handler, error) {
 	handle := func(pattern string, h http.HandlerFunc) {
 		mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			state(r).route = pattern
+			tracing.RecordRoute(r)
 			h(w, r)
 		}))
 	}
@@ -92,11 +94,11 @@ func (s *Server) routes() (http.Handler, error) {
 				Action: audit.ActionIPBlock, Resource: "ip:" + ev.Key, Result: audit.ResultBlocked,
 				Details: map[string]any{"until": ev.BlockedUntil.UTC().Format("2006-01-02T15:04:05Z"), "violations": ev.Violations, "tier": ev.Tier.String()},
 			})
-			s.log.Warn("client blocked", "ip", ev.IP.String(), "key", ev.Key, "until", ev.BlockedUntil)
+			s.log.WarnContext(r.Context(), "client blocked", "ip", ev.IP.String(), "key", ev.Key, "until", ev.BlockedUntil)
 		},
 		OnError: func(r *http.Request, err error) {
 			s.metrics.LimiterFailures.Inc()
-			s.log.Error("rate limiter failed", "request_id", state(r).id, "error", err.Error())
+			s.log.ErrorContext(r.Context(), "rate limiter failed", "request_id", state(r).id, "error", err.Error())
 		},
 		Reject: func(w http.ResponseWriter, r *http.Request, status int) {
 			switch status {
@@ -129,7 +131,9 @@ func (s *Server) routes() (http.Handler, error) {
 	h = csrf.Handler(h)
 	h = s.cors(h)
 	h = s.recordIP(limit(h))
-	return s.observe(h), nil
+	// The span starts before observe, so the access log line carries its
+	// trace id.
+	return tracing.Middleware(s.observe(h)), nil
 }
 
 // recordIP notes the client address for the log and the handlers (the rate

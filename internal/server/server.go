@@ -8,6 +8,8 @@
 //
 // Every request passes, outermost first:
 //
+//  0. tracing: a server span when OpenTelemetry tracing is on (see
+//     internal/tracing), continuing an incoming traceparent;
 //  1. observe: request id, panic recovery, security headers, the access log
 //     line and the request metrics;
 //  2. ratelimit: the client IP (X-Forwarded-For only from trusted proxies),

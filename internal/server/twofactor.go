@@ -158,7 +158,7 @@ func (s *Server) handle2FADisable(w http.ResponseWriter, r *http.Request, p prin
 	}
 	if !ok {
 		if _, err := s.opts.Store.RecordFailure(ctx, p.user.ID, now, s.opts.Lockout); err != nil {
-			s.log.Error("recording a failed code", "request_id", state(r).id, "error", err.Error())
+			s.log.ErrorContext(r.Context(), "recording a failed code", "request_id", state(r).id, "error", err.Error())
 		}
 		s.audit(r, audit.Event{UserID: p.user.ID, Action: audit.ActionTwoFactorDisable, Resource: "user:" + p.user.ID, Result: audit.ResultFailure})
 		writeError(w, r, http.StatusUnauthorized, "invalid_2fa", "invalid two-factor code")
