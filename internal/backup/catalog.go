@@ -241,7 +241,7 @@ func Resolve(ctx context.Context, r repo.Repository, source, ref string) (Entry,
 		source, ref = s, id
 	}
 	if ref == "latest" {
-		return resolveAt(ctx, r, source, time.Time{}, "latest")
+		return resolveAt(ctx, r, source, nil, "latest")
 	}
 	if _, err := ParseID(ref); err == nil {
 		return resolveID(ctx, r, source, ref)
@@ -250,12 +250,12 @@ func Resolve(ctx context.Context, r repo.Repository, source, ref string) (Entry,
 	if err != nil {
 		return Entry{}, fmt.Errorf("%q is neither \"latest\", a backup id nor a time (RFC 3339 or 2006-01-02)", ref)
 	}
-	return resolveAt(ctx, r, source, t, ref)
+	return resolveAt(ctx, r, source, &t, ref)
 }
 
 // ResolveAt finds the newest complete backup of source started at or before t.
 func ResolveAt(ctx context.Context, r repo.Repository, source string, t time.Time) (Entry, error) {
-	return resolveAt(ctx, r, source, t, t.UTC().Format(time.RFC3339))
+	return resolveAt(ctx, r, source, &t, t.UTC().Format(time.RFC3339))
 }
 
 // ParseTime parses the times Resolve accepts.
@@ -307,7 +307,10 @@ func usable(e Entry) (Entry, error) {
 	return e, nil
 }
 
-func resolveAt(ctx context.Context, r repo.Repository, source string, t time.Time, what string) (Entry, error) {
+// resolveAt finds the newest complete backup started at or before *at, or
+// the newest of all when at is nil: the zero time (0001-01-01T00:00:00Z)
+// is a time like any other, not "latest".
+func resolveAt(ctx context.Context, r repo.Repository, source string, at *time.Time, what string) (Entry, error) {
 	entries, err := List(ctx, r, source)
 	if err != nil {
 		return Entry{}, err
@@ -325,7 +328,7 @@ func resolveAt(ctx context.Context, r repo.Repository, source string, t time.Tim
 	}
 	for i := len(entries) - 1; i >= 0; i-- {
 		e := entries[i]
-		if e.Complete() && (t.IsZero() || !e.Time.After(t)) {
+		if e.Complete() && (at == nil || !e.Time.After(*at)) {
 			return e, nil
 		}
 	}
@@ -333,7 +336,7 @@ func resolveAt(ctx context.Context, r repo.Repository, source string, t time.Tim
 	if source != "" {
 		where = fmt.Sprintf("source %q in %s", source, r.URL())
 	}
-	if t.IsZero() {
+	if at == nil {
 		return Entry{}, fmt.Errorf("%w: no complete backup of %s", ErrNotFound, where)
 	}
 	return Entry{}, fmt.Errorf("%w: no complete backup of %s at or before %s", ErrNotFound, where, what)

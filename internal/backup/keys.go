@@ -33,8 +33,9 @@ func FormatIdentityFile(identity, recipient string, created time.Time) []byte {
 // ParseRecipient parses one X25519 recipient (age1...).
 func ParseRecipient(s string) (*age.X25519Recipient, error) {
 	s = strings.TrimSpace(s)
-	if strings.HasPrefix(s, "AGE-SECRET-KEY-") {
-		// Never echo it: it is a secret given where a public key belongs.
+	if strings.Contains(strings.ToUpper(s), "AGE-SECRET-KEY-") {
+		// Never echo it: a secret given where a public key belongs, alone or
+		// inside more text (a whole identity file, a BOM, a "key=" prefix).
 		return nil, errors.New("invalid age recipient: this is a secret identity (AGE-SECRET-KEY-...), give its public key (age1...)")
 	}
 	if strings.HasPrefix(s, "age1pq1") {

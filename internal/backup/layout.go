@@ -104,7 +104,13 @@ func ValidateSourceName(name string) error {
 // false for keys that are not a backup's (the lock, stray objects).
 func splitKey(key string) (ref Ref, name string, ok bool) {
 	parts := strings.SplitN(key, "/", 3)
-	if len(parts) != 3 || !sourcePattern.MatchString(parts[0]) || !idPattern.MatchString(parts[1]) || parts[2] == "" {
+	if len(parts) != 3 || !sourcePattern.MatchString(parts[0]) || parts[2] == "" {
+		return Ref{}, "", false
+	}
+	// ParseID, not the pattern alone: an id naming no time (month 17) was
+	// never written by NewID; listed, it would have no time yet sort by its
+	// id among real backups (as latest, say).
+	if _, err := ParseID(parts[1]); err != nil {
 		return Ref{}, "", false
 	}
 	return Ref{Source: parts[0], ID: parts[1]}, parts[2], true

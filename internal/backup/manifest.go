@@ -1,7 +1,6 @@
 package backup
 
 import (
-	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -160,8 +159,9 @@ func marshalJSON(v any) ([]byte, error) {
 // ErrIntegrity: a manifest that cannot be trusted describes no backup.
 func parseManifest(ref Ref, b []byte) (*Manifest, error) {
 	var m Manifest
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if err := dec.Decode(&m); err != nil {
+	// Unmarshal, not a Decoder: anything after the object (a second
+	// manifest, junk) makes the whole file invalid.
+	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, integrityf(ref, "manifest.json is not valid JSON: %v", err)
 	}
 	if err := m.check(ref); err != nil {
@@ -203,7 +203,9 @@ func (m *Manifest) check(ref Ref) error {
 		return integrityf(ref, "manifest.json has an unknown compression %q", m.Compression.Algorithm)
 	}
 	for name, sum := range map[string]string{"sha256_stored": m.Data.SHA256Stored, "sha256_plaintext": m.Data.SHA256Plaintext} {
-		if b, err := hex.DecodeString(sum); err != nil || len(b) != 32 {
+		// Lower-case only: the reader compares the sums as strings, so any
+		// other spelling would list a backup as complete that never verifies.
+		if b, err := hex.DecodeString(sum); err != nil || len(b) != 32 || hex.EncodeToString(b) != sum {
 			return integrityf(ref, "manifest.json has an invalid %s %q", name, sum)
 		}
 	}

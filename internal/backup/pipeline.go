@@ -27,6 +27,9 @@ const progressStep = 1 << 20
 // 128 KiB blocks.
 const copyBufferSize = 256 << 10
 
+// maxZstdWindow is the largest zstd window a backup is read with.
+const maxZstdWindow = 8 << 20
+
 // hashWriter passes writes to w, hashing and counting what w accepted.
 type hashWriter struct {
 	w io.Writer
@@ -236,7 +239,11 @@ func openData(ctx context.Context, r repo.Repository, m *Manifest, ids []age.Ide
 			return nil, d.classify("reading the age header", err)
 		}
 	}
-	d.zr, err = zstd.NewReader(payload, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+	// The window cap keeps a damaged or forged frame header from making
+	// the decoder allocate up to 512 MiB: zstdEncoder never uses more
+	// than 8 MiB (klauspost/compress's window at every level).
+	d.zr, err = zstd.NewReader(payload, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
+		zstd.WithDecoderMaxWindow(maxZstdWindow))
 	if err != nil {
 		body.Close()
 		return nil, fmt.Errorf("starting zstd: %w", err)

@@ -176,7 +176,9 @@ func decide(entries []Entry, p Policy, now time.Time) []PruneDecision {
 		if n < p.KeepLast {
 			keep(i, fmt.Sprintf("keep-last %d", p.KeepLast))
 		}
-		if p.KeepDays > 0 && now.Sub(e.Time) < time.Duration(p.KeepDays)*24*time.Hour {
+		// Whole days, compared as such: KeepDays*24h overflows a Duration
+		// past 106751 days and would then keep nothing.
+		if p.KeepDays > 0 && now.Sub(e.Time)/(24*time.Hour) < time.Duration(p.KeepDays) {
 			keep(i, fmt.Sprintf("keep-days %d", p.KeepDays))
 		}
 	}

@@ -201,6 +201,14 @@ func extractTree(ctx context.Context, tr *tar.Reader, root *os.Root, o extractOp
 			dirs = append(dirs, dirAttr{local, mode, hdr.ModTime, hdr.Uid, hdr.Gid})
 			continue
 		case tar.TypeReg:
+			// archive/tar expands a sparse entry to its declared size: a few
+			// bytes of archive could write any amount of zeros. writeTree
+			// never makes one.
+			for k := range hdr.PAXRecords {
+				if strings.HasPrefix(k, "GNU.sparse.") {
+					return n, fmt.Errorf("tar entry %q is a sparse file, which repairxctl never archives", hdr.Name)
+				}
+			}
 			if err := clearWay(root, local); err != nil {
 				return n, err
 			}

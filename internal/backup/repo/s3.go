@@ -78,7 +78,9 @@ func openS3(ctx context.Context, u *url.URL, o Options) (*s3Repo, error) {
 	r := &s3Repo{bucket: bucket, url: "s3://" + bucket, concurrency: o.Concurrency, maxRetries: o.MaxRetries}
 	if prefix != "" {
 		r.prefix = prefix + "/"
-		r.url += "/" + prefix
+		// Escaped, so that a prefix holding '%', '?' or '#' gives a URL that
+		// opens this repository again.
+		r.url = (&url.URL{Scheme: "s3", Host: bucket, Path: "/" + prefix}).String()
 	}
 	if r.concurrency <= 0 {
 		r.concurrency = DefaultConcurrency

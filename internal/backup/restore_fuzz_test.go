@@ -1,0 +1,89 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// FuzzRestoreDir restores directory backups whose tar is built from
+// FuzzExtractTreeEntries' line format through Restore itself: the staging
+// directory beside the target, the rename, owners (as root) and the force
+// path over a non-empty target. Nothing outside the target may change and
+// no staging directory may be left behind; a failed restore into a missing
+// target leaves it missing, and one over a non-empty target says that the
+// directory is partially restored unless nothing was changed.
+func FuzzRestoreDir(f *testing.F) {
+	for _, spec := range []string{
+		"5sub/\n0sub/f|||600\n2l|sub/f\n1h|sub/f",
+		"0../evil||evil",
+		"2l|@OUT\n0l/keep||evil",
+		"2a/l|../..\n0a/l/evil||evil",
+		"1h|@OUT/keep",
+		"0to-outside/keep||evil",
+		"5.||0\n0f||x",
+		"0ok||fine\n0/abs||evil",
+	} {
+		f.Add(spec, false)
+		f.Add(spec, true)
+	}
+	s := newTarSandbox(f)
+	f.Fuzz(func(t *testing.T, spec string, force bool) {
+		s.reset(t)
+		if !force {
+			if err := os.RemoveAll(s.target); err != nil {
+				t.Fatal(err)
+			}
+			defer os.MkdirAll(s.target, 0o755)
+		}
+		archive := writeEntries(t, parseEntries(spec, s.top), s.out)
+		ref := Ref{Source: "files", ID: fuzzRef.ID}
+		r := newMemRepo()
+		sealed := seal(t, ref, KindDirectory, archive, Encryption{Unencrypted: true})
+		sealed.store(t, r, true)
+
+		_, err := Restore(context.Background(), r, ref, nil, Target{Dir: s.target, Force: force}, RestoreOptions{})
+		_ = filepath.WalkDir(s.top, func(p string, d os.DirEntry, err error) error {
+			if err == nil && d.IsDir() && strings.HasPrefix(p, s.target) {
+				_ = os.Chmod(p, 0o755)
+			}
+			return nil
+		})
+		after := s.snapshot(t)
+		for p, d := range s.before {
+			if p == s.base {
+				continue // the staging directory came and went
+			}
+			if after[p] != d {
+				t.Fatalf("restoring %q changed %s outside the target: %q -> %q (error: %v)", spec, p, d, after[p], err)
+			}
+		}
+		for p, d := range after {
+			if _, ok := s.before[p]; !ok {
+				t.Fatalf("restoring %q left %s (%s) outside the target (error: %v)", spec, p, d, err)
+			}
+		}
+		switch {
+		case err == nil:
+			if fi, serr := os.Stat(s.target); serr != nil || !fi.IsDir() {
+				t.Fatalf("restoring %q succeeded without a target directory: %v", spec, serr)
+			}
+		case errors.Is(err, ErrIntegrity) || errors.Is(err, ErrNotFound):
+			t.Fatalf("restoring %q, a consistent backup: %v", spec, err)
+		case !force:
+			if _, serr := os.Lstat(s.target); !errors.Is(serr, os.ErrNotExist) {
+				t.Fatalf("a failed restore of %q into a missing directory left it behind (%v): %v", spec, serr, err)
+			}
+			if !strings.Contains(err.Error(), "was not changed") {
+				t.Fatalf("restoring %q: %v: the error does not say the target is unchanged", spec, err)
+			}
+		default:
+			if !strings.Contains(err.Error(), "PARTIALLY RESTORED") {
+				t.Fatalf("restoring %q with force: %v: the error does not say the directory is partially restored", spec, err)
+			}
+		}
+	})
+}
