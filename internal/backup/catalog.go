@@ -64,7 +64,7 @@ func List(ctx context.Context, r repo.Repository, source string) ([]Entry, error
 	prefix := ""
 	if source != "" {
 		if err := ValidateSourceName(source); err != nil {
-			return nil, err
+			return nil, badRef("%v", err)
 		}
 		prefix = source + "/"
 	}
@@ -236,7 +236,7 @@ func Resolve(ctx context.Context, r repo.Repository, source, ref string) (Entry,
 	ref = strings.TrimSpace(ref)
 	if s, id, ok := strings.Cut(ref, "/"); ok {
 		if source != "" && source != s {
-			return Entry{}, fmt.Errorf("%q names source %q, not %q", ref, s, source)
+			return Entry{}, badRef("%q names source %q, not %q", ref, s, source)
 		}
 		source, ref = s, id
 	}
@@ -248,7 +248,7 @@ func Resolve(ctx context.Context, r repo.Repository, source, ref string) (Entry,
 	}
 	t, err := ParseTime(ref)
 	if err != nil {
-		return Entry{}, fmt.Errorf("%q is neither \"latest\", a backup id nor a time (RFC 3339 or 2006-01-02)", ref)
+		return Entry{}, badRef("%q is neither \"latest\", a backup id nor a time (RFC 3339 or 2006-01-02)", ref)
 	}
 	return resolveAt(ctx, r, source, &t, ref)
 }
@@ -291,7 +291,7 @@ func resolveID(ctx context.Context, r repo.Repository, source, id string) (Entry
 		}
 		return Entry{}, fmt.Errorf("backup %s: %w in %s", id, ErrNotFound, where)
 	case len(found) > 1:
-		return Entry{}, fmt.Errorf("backup id %s exists in several sources; name one (source/id)", id)
+		return Entry{}, badRef("backup id %s exists in several sources; name one (source/id)", id)
 	}
 	return usable(found[0])
 }
@@ -323,7 +323,7 @@ func resolveAt(ctx context.Context, r repo.Repository, source string, at *time.T
 			}
 		}
 		if len(sources) > 1 {
-			return Entry{}, fmt.Errorf("%s holds backups of several sources (%s): name one", r.URL(), strings.Join(sources, ", "))
+			return Entry{}, badRef("%s holds backups of several sources (%s): name one with --source", r.URL(), strings.Join(sources, ", "))
 		}
 	}
 	for i := len(entries) - 1; i >= 0; i-- {

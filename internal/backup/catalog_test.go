@@ -85,14 +85,19 @@ func TestListAndResolve(t *testing.T) {
 		_, err := resolve(tc.source, tc.ref)
 		mustErr(t, err, tc.want)
 	}
-	if _, err := resolve("", "latest"); err == nil || !strings.Contains(err.Error(), "alpha, beta") {
+	// The caller's words cannot work: ErrBadReference (a usage error), never
+	// "not found".
+	if _, err := resolve("", "latest"); !errors.Is(err, backup.ErrBadReference) || !strings.Contains(err.Error(), "alpha, beta") {
 		t.Errorf("latest of several sources: %v", err)
 	}
-	if _, err := resolve("alpha", "yesterday-ish"); err == nil || errors.Is(err, backup.ErrNotFound) {
+	if _, err := resolve("alpha", "yesterday-ish"); !errors.Is(err, backup.ErrBadReference) || errors.Is(err, backup.ErrNotFound) {
 		t.Errorf("a malformed reference: %v", err)
 	}
-	if _, err := backup.List(t.Context(), r, "../x"); err == nil {
-		t.Error("an invalid source name was accepted")
+	if _, err := resolve("beta", "alpha/latest"); !errors.Is(err, backup.ErrBadReference) {
+		t.Errorf("source/ref naming another source: %v", err)
+	}
+	if _, err := backup.List(t.Context(), r, "../x"); !errors.Is(err, backup.ErrBadReference) {
+		t.Errorf("an invalid source name: %v", err)
 	}
 }
 

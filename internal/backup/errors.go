@@ -33,10 +33,24 @@ var (
 	// passphrase) was given. A usage error rather than a wrong key.
 	ErrIdentityRequired = errors.New("the backup is encrypted: an identity is needed to read it")
 
+	// ErrBadReference: the caller named a backup or source in a way that
+	// cannot work (not latest, an id nor a time; a source name that is not
+	// one; an id or a repository holding several sources where one must be
+	// named). A usage error: retrying the same words cannot help.
+	ErrBadReference = errors.New("invalid backup reference")
+
 	// ErrTargetNotEmpty: a restore target (database, directory, file) holds
 	// data and Target.Force was not set.
 	ErrTargetNotEmpty = errors.New("the restore target is not empty")
 )
+
+// refError is an ErrBadReference whose message is its own.
+type refError struct{ msg string }
+
+func (e *refError) Error() string        { return e.msg }
+func (e *refError) Is(target error) bool { return target == ErrBadReference }
+
+func badRef(format string, args ...any) error { return &refError{fmt.Sprintf(format, args...)} }
 
 type incompleteError struct{}
 

@@ -71,7 +71,11 @@ func FuzzRestoreDir(f *testing.F) {
 			if fi, serr := os.Stat(s.target); serr != nil || !fi.IsDir() {
 				t.Fatalf("restoring %q succeeded without a target directory: %v", spec, serr)
 			}
-		case errors.Is(err, ErrIntegrity) || errors.Is(err, ErrNotFound):
+		case errors.Is(err, ErrNotFound):
+			t.Fatalf("restoring %q, a consistent backup: %v", spec, err)
+		case errors.Is(err, ErrIntegrity) && !strings.Contains(err.Error(), "tar entry"):
+			// Only an entry restore refuses (checkEntry) may make a backup
+			// whose checksums match untrustworthy.
 			t.Fatalf("restoring %q, a consistent backup: %v", spec, err)
 		case !force:
 			if _, serr := os.Lstat(s.target); !errors.Is(serr, os.ErrNotExist) {
@@ -86,4 +90,29 @@ func FuzzRestoreDir(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestVerifyRefusesWhatRestoreRefuses: a directory backup whose checksums
+// match but whose tar holds an entry restore would refuse fails verify too
+// (ErrIntegrity), so that "verified" means "restores".
+func TestVerifyRefusesWhatRestoreRefuses(t *testing.T) {
+	s := newTarSandbox(t)
+	for _, spec := range []string{"0../evil||evil", "0ok||fine\n0/abs||evil", "1h|@OUT/keep"} {
+		archive := writeEntries(t, parseEntries(spec, s.top), s.out)
+		ref := Ref{Source: "files", ID: fuzzRef.ID}
+		r := newMemRepo()
+		seal(t, ref, KindDirectory, archive, Encryption{Unencrypted: true}).store(t, r, true)
+		_, err := Verify(t.Context(), r, ref, nil, VerifyOptions{})
+		if !errors.Is(err, ErrIntegrity) || !strings.Contains(err.Error(), "restore would refuse") {
+			t.Errorf("verify of %q: %v, want an integrity error naming the entry", spec, err)
+		}
+	}
+	// A harmless archive still verifies.
+	archive := writeEntries(t, parseEntries("5sub/\n0sub/f|||600", s.top), s.out)
+	ref := Ref{Source: "files", ID: fuzzRef.ID}
+	r := newMemRepo()
+	seal(t, ref, KindDirectory, archive, Encryption{Unencrypted: true}).store(t, r, true)
+	if _, err := Verify(t.Context(), r, ref, nil, VerifyOptions{}); err != nil {
+		t.Errorf("verify of a harmless archive: %v", err)
+	}
 }

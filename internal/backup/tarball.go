@@ -173,12 +173,9 @@ func extractTree(ctx context.Context, tr *tar.Reader, root *os.Root, o extractOp
 		if err != nil {
 			return n, err
 		}
-		name := path.Clean(strings.TrimPrefix(hdr.Name, "./"))
-		if name == "" || name == "/" {
-			name = "."
-		}
-		if name != "." && !filepath.IsLocal(filepath.FromSlash(name)) {
-			return n, fmt.Errorf("tar entry %q is not a relative path inside the target", hdr.Name)
+		name, err := checkEntry(hdr)
+		if err != nil {
+			return n, err
 		}
 		if o.only != nil && !o.only(name) {
 			continue
@@ -201,14 +198,6 @@ func extractTree(ctx context.Context, tr *tar.Reader, root *os.Root, o extractOp
 			dirs = append(dirs, dirAttr{local, mode, hdr.ModTime, hdr.Uid, hdr.Gid})
 			continue
 		case tar.TypeReg:
-			// archive/tar expands a sparse entry to its declared size: a few
-			// bytes of archive could write any amount of zeros. writeTree
-			// never makes one.
-			for k := range hdr.PAXRecords {
-				if strings.HasPrefix(k, "GNU.sparse.") {
-					return n, fmt.Errorf("tar entry %q is a sparse file, which repairxctl never archives", hdr.Name)
-				}
-			}
 			if err := clearWay(root, local); err != nil {
 				return n, err
 			}
@@ -267,6 +256,31 @@ func extractTree(ctx context.Context, tr *tar.Reader, root *os.Root, o extractOp
 		}
 	}
 	return n, nil
+}
+
+// checkEntry returns the entry's cleaned relative name, or an ErrIntegrity
+// error for an entry that writeTree never makes and that would escape or
+// flood the target: a path outside it, a hard link to one, or a sparse
+// file (archive/tar expands it to its declared size, so a few bytes of
+// archive could write any amount of zeros). verify applies the same rules,
+// so a backup that verifies also restores.
+func checkEntry(hdr *tar.Header) (string, error) {
+	name := path.Clean(strings.TrimPrefix(hdr.Name, "./"))
+	if name == "" || name == "/" {
+		name = "."
+	}
+	if name != "." && !filepath.IsLocal(filepath.FromSlash(name)) {
+		return "", fmt.Errorf("%w: tar entry %q is not a relative path inside the target", ErrIntegrity, hdr.Name)
+	}
+	if hdr.Typeflag == tar.TypeLink && !filepath.IsLocal(filepath.FromSlash(path.Clean(hdr.Linkname))) {
+		return "", fmt.Errorf("%w: tar entry %q links to %q, outside the target", ErrIntegrity, hdr.Name, hdr.Linkname)
+	}
+	for k := range hdr.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return "", fmt.Errorf("%w: tar entry %q is a sparse file, which repairxctl never archives", ErrIntegrity, hdr.Name)
+		}
+	}
+	return name, nil
 }
 
 // clearWay removes a file or link at name so a new entry can take its place.

@@ -295,7 +295,7 @@ func checkContent(ctx context.Context, d *dataReader, m *Manifest, binDir string
 		c := ContentCheck{Format: "tar"}
 		tr := tar.NewReader(d)
 		for {
-			_, err := tr.Next()
+			hdr, err := tr.Next()
 			if err == io.EOF {
 				break
 			}
@@ -307,6 +307,9 @@ func checkContent(ctx context.Context, d *dataReader, m *Manifest, binDir string
 					return c, ferr
 				}
 				return c, integrityf(ref, "its checksums match but the tar is invalid: %v", err)
+			}
+			if _, err := checkEntry(hdr); err != nil {
+				return c, integrityf(ref, "its checksums match but restore would refuse it: %s", strings.TrimPrefix(err.Error(), ErrIntegrity.Error()+": "))
 			}
 			c.Entries++
 		}

@@ -332,6 +332,8 @@ func backupError(ctx context.Context, err error) error {
 		return exitcode.New(exitcode.Locked, err)
 	case errors.Is(err, backup.ErrIntegrity):
 		return exitcode.New(exitcode.Integrity, err)
+	case errors.Is(err, backup.ErrBadReference):
+		return exitcode.New(exitcode.Usage, err)
 	case errors.Is(err, backup.ErrIdentityRequired):
 		return exitcode.New(exitcode.Usage, fmt.Errorf("%w: give --identity FILE or set backup.identity", err))
 	case errors.Is(err, backup.ErrNotFound), errors.Is(err, repo.ErrNotFound):
