@@ -286,6 +286,12 @@ func (d *dataReader) Read(p []byte) (int, error) {
 	if err != nil && err != io.EOF {
 		return n, d.classify("decrypting and decompressing", err)
 	}
+	// A forged or damaged object could decompress without end (a zstd
+	// bomb): stop as soon as it yields more than the manifest says, before
+	// a restore writes it out.
+	if d.plain.n > d.m.Data.PlaintextSize {
+		return 0, integrityf(d.m.Ref(), "the plaintext is longer than the manifest's %d bytes", d.m.Data.PlaintextSize)
+	}
 	return n, err
 }
 

@@ -116,3 +116,23 @@ func TestVerifyRefusesWhatRestoreRefuses(t *testing.T) {
 		t.Errorf("verify of a harmless archive: %v", err)
 	}
 }
+
+// TestPlaintextCappedByManifest: an object that decompresses to more than
+// its manifest says (a zstd bomb in a forged backup) is stopped as soon as
+// it passes the manifest's size, not after it has all been read or written.
+func TestPlaintextCappedByManifest(t *testing.T) {
+	ref := Ref{Source: "files", ID: fuzzRef.ID}
+	plain := make([]byte, 32<<20) // zeros: compresses to almost nothing
+	s := seal(t, ref, KindEmbedded, append([]byte(sqliteMagic), plain...), Encryption{Unencrypted: true})
+	s.manifest.Data.PlaintextSize = 1 << 20
+	r := newMemRepo()
+	s.store(t, r, true)
+	out := filepath.Join(t.TempDir(), "restored.db")
+	_, err := Restore(t.Context(), r, ref, nil, Target{File: out}, RestoreOptions{})
+	if !errors.Is(err, ErrIntegrity) || !strings.Contains(err.Error(), "longer than the manifest") {
+		t.Fatalf("restore of an object longer than its manifest: %v", err)
+	}
+	if fi, err := os.Stat(out); err == nil && fi.Size() > 2<<20 {
+		t.Errorf("the restore wrote %d bytes before it stopped, the manifest says %d", fi.Size(), 1<<20)
+	}
+}
