@@ -225,7 +225,7 @@ func getSmall(ctx context.Context, r repo.Repository, key string) ([]byte, error
 
 // Resolve finds the backup ref names:
 //   - "latest": the newest complete backup;
-//   - an id (20261123T020000Z-k3f9a2) or source/id;
+//   - an id (20261123T020000Z-k3fa2b) or source/id;
 //   - a time (RFC 3339, "2006-01-02T15:04:05" or "2006-01-02", UTC unless
 //     it says otherwise): the newest complete backup started at or before it.
 //

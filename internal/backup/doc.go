@@ -59,7 +59,7 @@
 //	<source>/<id>/verified.json        the last successful verification (Verification)
 //
 // An id is the run's UTC start time and six base32 characters, e.g.
-// 20261123T020000Z-k3f9a2; the suffix encodes the millisecond and 20 random
+// 20261123T020000Z-k3fa2b; the suffix encodes the millisecond and 20 random
 // bits, so ids sort in time order as strings (NewID, ParseID). Source names
 // are 1 to 100 of [A-Za-z0-9._-] (ValidateSourceName).
 //

@@ -58,7 +58,7 @@ func (r Ref) dataKey(encrypted bool) string {
 func lockKey(source string) string { return source + "/" + lockName }
 
 // NewID returns a fresh backup id for a run started at t: its UTC time to the
-// second, a dash and six base32 characters, e.g. 20261123T020000Z-k3f9a2. The
+// second, a dash and six base32 characters, e.g. 20261123T020000Z-k3fa2b. The
 // suffix holds the millisecond (10 bits) then 20 random bits, so ids sort in
 // time order as strings, to the millisecond, and two runs started at the same
 // moment still get different ids.
@@ -75,7 +75,7 @@ func NewID(t time.Time) string {
 // ParseID checks a backup id and returns the time it encodes.
 func ParseID(id string) (time.Time, error) {
 	if !idPattern.MatchString(id) {
-		return time.Time{}, fmt.Errorf("%q is not a backup id (expected e.g. 20261123T020000Z-k3f9a2)", id)
+		return time.Time{}, fmt.Errorf("%q is not a backup id (expected e.g. 20261123T020000Z-k3fa2b)", id)
 	}
 	t, err := time.Parse(idTimeLayout, id[:len(idTimeLayout)])
 	if err != nil {
