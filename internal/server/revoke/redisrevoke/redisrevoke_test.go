@@ -98,7 +98,9 @@ func TestCallerClockDecides(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ttl > tc.ttl || ttl < tc.ttl-5*time.Second {
+		// tc.ttl was computed before Revoke ran and Redis keeps whole
+		// milliseconds (rounding up), so allow a little either way.
+		if ttl > tc.ttl+time.Second || ttl < tc.ttl-5*time.Second {
 			t.Errorf("%s: key TTL %v, want about %v", tc.session, ttl, tc.ttl)
 		}
 	}
