@@ -57,10 +57,12 @@ check-generated:
 # Go benchmarks, then the comparisons in bench/ (they need hyperfine and
 # promtool, installed here if missing, and ../shared/corpus/alert-rules).
 bench: build test-deps
-	@command -v hyperfine >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hyperfine; }
+	@command -v hyperfine >/dev/null && command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hyperfine wrk; }
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	bash bench/alerts-validate.sh
 	bash bench/depcost.sh
+	bash bench/load.sh
+	bash bench/backup.sh
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzValidateBytes -fuzztime 5m ./internal/alerts/
