@@ -270,7 +270,7 @@ func writeAlertsSummary(ios *ui.IOStreams, report *alerts.Report, elapsed time.D
 	detail := fmt.Sprintf("%s, %s", plural(s.Rules, "rule"), plural(s.Alerts, "alert"))
 	switch {
 	case s.Errors == 0 && s.Warnings == 0:
-		fmt.Fprintf(ios.ErrOut, "%s %s valid (%s) in %s\n", cs.Green.Render("✓"), files, detail, elapsed.Round(time.Millisecond))
+		ios.Successf("%s valid (%s) in %s", files, detail, elapsed.Round(time.Millisecond))
 	default:
 		mark := cs.Yellow.Render("!")
 		if s.Errors > 0 {

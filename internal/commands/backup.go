@@ -493,8 +493,7 @@ func (s *backupSession) done(format string, args ...any) {
 	if s.p.Format != ui.Table || s.cfg.Quiet {
 		return
 	}
-	cs := s.opts.IO.ErrScheme()
-	fmt.Fprintf(s.opts.IO.ErrOut, "%s %s\n", cs.Green.Render("✓"), ui.Sanitize(fmt.Sprintf(format, args...)))
+	s.opts.IO.Successf(format, args...)
 }
 
 // note prints a hint on stderr, unless --quiet.

@@ -171,7 +171,7 @@ func migrateStatusRun(ctx context.Context, opts *MigrateStatusOptions) error {
 			fmt.Fprintf(opts.IO.ErrOut, "%s %s pending at schema version %d: run 'repairxctl migrate up'\n",
 				cs.Yellow.Render("!"), plural(sum.Pending, "migration"), sum.Version)
 		default:
-			fmt.Fprintf(opts.IO.ErrOut, "%s up to date at schema version %d\n", cs.Green.Render("✓"), sum.Version)
+			opts.IO.Successf("up to date at schema version %d", sum.Version)
 		}
 	}
 	if sum.Unknown > 0 || sum.Modified > 0 {

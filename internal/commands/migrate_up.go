@@ -104,11 +104,10 @@ func migrateUpRun(ctx context.Context, opts *MigrateUpOptions) error {
 		return err
 	}
 	if p.Format == ui.Table && !cfg.Quiet {
-		cs := opts.IO.ErrScheme()
 		if len(applied) == 0 {
-			fmt.Fprintf(opts.IO.ErrOut, "%s %s is up to date at schema version %d\n", cs.Green.Render("✓"), ui.Sanitize(path), res.Summary.Version)
+			opts.IO.Successf("%s is up to date at schema version %d", path, res.Summary.Version)
 		} else {
-			fmt.Fprintf(opts.IO.ErrOut, "%s applied %s to %s: schema version %d\n", cs.Green.Render("✓"), plural(len(applied), "migration"), ui.Sanitize(path), res.Summary.Version)
+			opts.IO.Successf("applied %s to %s: schema version %d", plural(len(applied), "migration"), path, res.Summary.Version)
 		}
 	}
 	return nil

@@ -180,8 +180,7 @@ func (us *userSession) done(format string, args ...any) {
 	if us.p.Format != ui.Table || us.cfg.Quiet {
 		return
 	}
-	cs := us.opts.IO.ErrScheme()
-	fmt.Fprintf(us.opts.IO.ErrOut, "%s %s\n", cs.Green.Render("✓"), ui.Sanitize(fmt.Sprintf(format, args...)))
+	us.opts.IO.Successf(format, args...)
 }
 
 // note prints a hint or warning on stderr, unless --quiet.

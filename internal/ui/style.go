@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"fmt"
 	"strings"
 	"unicode"
 
@@ -50,6 +51,13 @@ func newScheme(r *lipgloss.Renderer) Scheme {
 		Green:  r.NewStyle().Foreground(lipgloss.Color("2")),
 		Cyan:   r.NewStyle().Foreground(lipgloss.Color("6")),
 	}
+}
+
+// Successf prints a one-line success message on stderr after a green tick.
+// The message is sanitized whole, so it may carry names from the outside
+// (paths, object keys, e-mail addresses); it must be a single line.
+func (s *IOStreams) Successf(format string, args ...any) {
+	fmt.Fprintf(s.ErrOut, "%s %s\n", s.ErrScheme().Green.Render("✓"), Sanitize(fmt.Sprintf(format, args...)))
 }
 
 // Sanitize escapes control characters (ANSI escapes, carriage returns, bells,

@@ -169,3 +169,20 @@ func TestProgressOnlyOnTerminal(t *testing.T) {
 		t.Error("progress drew while output is machine-readable")
 	}
 }
+
+func TestSuccessf(t *testing.T) {
+	s, _, out, errOut := Test()
+	s.Successf("wrote %s", "evil\x1b[2J.txt")
+	if want := "✓ wrote evil\\x1b[2J.txt\n"; errOut.String() != want {
+		t.Errorf("Successf wrote %q to stderr, want %q", errOut.String(), want)
+	}
+	if out.Len() != 0 {
+		t.Errorf("Successf wrote %q to stdout", out.String())
+	}
+	s, _, _, errOut = Test()
+	s.SetTTY(false, false, true)
+	s.Successf("done")
+	if !strings.Contains(errOut.String(), "\x1b[") || !strings.HasSuffix(errOut.String(), " done\n") {
+		t.Errorf("Successf on a colour terminal = %q, want a coloured tick", errOut.String())
+	}
+}
