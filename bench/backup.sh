@@ -66,8 +66,9 @@ readonly S3_REGION=us-east-1 S3_BUCKET=bench
 readonly ONE_GIB=$((1 << 30))
 readonly BENCH_LOCK=${BENCH_LOCK:-/tmp/bench.lock}
 
-log() { printf '%s backup.sh: %s\n' "$(date +%T)" "$*" >&2; }
-die() { log "$*"; exit 1; }
+# log, die, free_port
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 # ---- prerequisites --------------------------------------------------------
 
@@ -129,20 +130,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-# free_port prints a port nothing listens on (a race with other programs is
-# possible but harmless: the server then fails to start and we say so).
-free_port() {
-	local port
-	for _ in $(seq 50); do
-		port=$((20000 + RANDOM % 40000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-			echo "$port"
-			return
-		fi
-	done
-	die "no free port found"
-}
 
 # wait_until PID WHAT CMD...: polls CMD until it succeeds (status 0), PID
 # exits (status 1: the caller shows its log), or 60 s pass (the script fails).

@@ -65,8 +65,9 @@ export LOAD_PASSWORD="bench password $RANDOM$RANDOM"
 # every request, but 1000/s with a burst of 10^9 never refuses one.
 readonly HIGH_LIMIT="1000/1s burst=1000000000"
 
-log() { printf '%s load.sh: %s\n' "$(date +%T)" "$*" >&2; }
-die() { log "$*"; exit 1; }
+# log, die, free_port
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 # ---- prerequisites --------------------------------------------------------
 
@@ -109,20 +110,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-# free_port prints a port nothing listens on (a race with other programs is
-# possible but harmless: the server then fails to start and we say so).
-free_port() {
-	local port
-	for _ in $(seq 50); do
-		port=$((20000 + RANDOM % 40000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-			echo "$port"
-			return
-		fi
-	done
-	die "no free port found"
-}
 
 # wait_until PID WHAT CMD...: polls CMD until it succeeds, PID dies, or 60 s pass.
 wait_until() {
