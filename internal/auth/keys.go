@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"time"
+
+	"github.com/repairx/repairxctl/internal/atomicfile"
 )
 
 // KeySize is the length in bytes of every key in the key file: HMAC-SHA256
@@ -391,66 +393,16 @@ func writeKeyFile(path string, k *Keys, replace bool) (won bool, err error) {
 	}
 	data = append(data, '\n')
 
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return false, fmt.Errorf("writing key file: %w", err)
-	}
-	tmpName := tmp.Name()
-	defer os.Remove(tmpName) // after a rename or link, only the extra name goes
-	// CreateTemp already uses 0600; Chmod makes it independent of that.
-	if err := tmp.Chmod(0o600); err != nil && runtime.GOOS != "windows" {
-		tmp.Close()
-		return false, fmt.Errorf("writing key file: %w", err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return false, fmt.Errorf("writing key file: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return false, fmt.Errorf("writing key file: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return false, fmt.Errorf("writing key file: %w", err)
-	}
-
 	if replace {
-		err = os.Rename(tmpName, path)
+		err = atomicfile.Replace(path, data, 0o600)
 	} else {
-		err = os.Link(tmpName, path)
+		err = atomicfile.Create(path, data, 0o600)
 		if errors.Is(err, fs.ErrExist) {
 			return false, nil
 		}
-		if err != nil {
-			// No hard links on this file system (FAT, some network file
-			// systems): fall back to a rename after one more check. Two
-			// processes creating keys in the same instant could then race;
-			// the window is the width of two system calls.
-			if _, statErr := os.Lstat(path); statErr == nil {
-				return false, nil
-			}
-			err = os.Rename(tmpName, path)
-		}
 	}
 	if err != nil {
-		return false, fmt.Errorf("writing key file: %w", err)
-	}
-	if err := syncDir(dir); err != nil {
 		return false, fmt.Errorf("writing key file: %w", err)
 	}
 	return true, nil
-}
-
-// syncDir makes a rename or link in dir durable.
-func syncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil // directories cannot be opened for syncing there
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

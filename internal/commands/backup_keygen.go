@@ -6,11 +6,11 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/repairx/repairxctl/internal/atomicfile"
 	"github.com/repairx/repairxctl/internal/backup"
 	"github.com/repairx/repairxctl/internal/config"
 	"github.com/repairx/repairxctl/internal/exitcode"
@@ -120,47 +120,14 @@ func backupKeygenRun(opts *BackupKeygenOptions) error {
 	return nil
 }
 
-// writeSecretFile writes data to path with mode 0600 through a temporary
-// file in the same directory, so that the file never exists with other
-// permissions or half written. Without replace an existing path is kept
-// (link fails on it, even if it appeared since the caller looked).
+// writeSecretFile writes data to path with mode 0600, atomically (see
+// atomicfile); without replace an existing path is kept.
 func writeSecretFile(path string, data []byte, replace bool) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmpName := tmp.Name()
-	defer os.Remove(tmpName)
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
+	var err error
 	if replace {
-		return os.Rename(tmpName, path)
-	}
-	err = os.Link(tmpName, path)
-	if err != nil && !errors.Is(err, fs.ErrExist) {
-		// A file system without hard links: O_EXCL keeps the promise, at
-		// the cost of a half-written file should the write fail.
-		var f *os.File
-		if f, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
-			_, err = f.Write(data)
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-		}
+		err = atomicfile.Replace(path, data, 0o600)
+	} else {
+		err = atomicfile.Create(path, data, 0o600)
 	}
 	if errors.Is(err, fs.ErrExist) {
 		return exitcode.Usagef("%s exists: pass --force to replace it", path)

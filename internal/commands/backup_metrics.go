@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/repairx/repairxctl/internal/atomicfile"
 )
 
 // backupRunMetrics is what one `backup run` reports to Prometheus.
@@ -115,35 +117,8 @@ func writeBackupTextfile(path string, m backupRunMetrics) error {
 			fmt.Fprintf(&b, "%s{source=%q} %s\n", def.name, s, bySource[s])
 		}
 	}
-	return replaceFile(path, b.Bytes(), 0o644)
-}
-
-// replaceFile writes data to path atomically: a temporary file in the same
-// directory (whose name does not end in .prom, so node_exporter ignores it),
-// synced, then renamed over path.
-func replaceFile(path string, data []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	name := tmp.Name()
-	defer os.Remove(name)
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(name, path)
+	// atomicfile's temporary name does not end in .prom: node_exporter skips it.
+	return atomicfile.Replace(path, b.Bytes(), 0o644)
 }
 
 // pushBackupMetrics sends m to a Pushgateway, grouped under

@@ -18,6 +18,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/repairx/repairxctl/internal/atomicfile"
 )
 
 // Names of the files EnsureSelfSigned reads and writes in its directory.
@@ -89,7 +91,6 @@ func EnsureSelfSigned(dir string, hosts []string, now time.Time) (certFile, keyF
 		_ = os.Remove(keyFile)
 		return "", "", false, err
 	}
-	syncDir(dir)
 	return certFile, keyFile, true, nil
 }
 
@@ -251,57 +252,13 @@ func randomSerial() (*big.Int, error) {
 }
 
 // writeNew writes data to path with mode perm, atomically and without
-// replacing an existing file: it writes and syncs a temporary file in the same
-// directory, then hard-links it into place, which fails if path exists (a
-// rename would silently replace it). Where hard links are not supported it
-// falls back to a rename.
-func writeNew(path string, data []byte, perm os.FileMode) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if f != nil {
-			_ = f.Close()
-		}
-		_ = os.Remove(tmp) // after a link, only the temporary name goes
-	}()
-	if err := f.Chmod(perm); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	err = f.Close()
-	f = nil
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Link(tmp, path); err != nil {
+// replacing an existing file (see atomicfile.Create).
+func writeNew(path string, data []byte, perm os.FileMode) error {
+	if err := atomicfile.Create(path, data, perm); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("write %s: it was created by someone else meanwhile: %w", path, fs.ErrExist)
 		}
-		if ok, _ := exists(path); ok {
-			return fmt.Errorf("write %s: it was created by someone else meanwhile: %w", path, fs.ErrExist)
-		}
-		if err := os.Rename(tmp, path); err != nil {
-			return fmt.Errorf("write %s: %w", path, err)
-		}
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
-}
-
-// syncDir makes the new directory entries durable; where directories cannot
-// be synced (Windows) there is nothing to do.
-func syncDir(dir string) {
-	d, err := os.Open(dir)
-	if err != nil {
-		return
-	}
-	_ = d.Sync()
-	_ = d.Close()
 }
