@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/repairx/repairxctl/internal/auth"
+	"github.com/repairx/repairxctl/internal/httpx"
 )
 
 // reqState is the per-request scratchpad the middleware share through the
@@ -39,30 +40,6 @@ func state(r *http.Request) *reqState {
 	}
 	return &reqState{}
 }
-
-// statusWriter records the status code and keeps http.ResponseController
-// working through Unwrap.
-type statusWriter struct {
-	http.ResponseWriter
-	code  int
-	wrote bool
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if !w.wrote {
-		w.code, w.wrote = code, true
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if !w.wrote {
-		w.code, w.wrote = http.StatusOK, true
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // securityHeaders go on every response, errors and redirects included.
 var securityHeaders = [][2]string{
@@ -96,7 +73,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			h.Set(kv[0], kv[1])
 		}
 		h.Set("X-Request-Id", st.id)
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &httpx.StatusWriter{ResponseWriter: w}
 		s.metrics.InFlight.Inc()
 		defer func() {
 			s.metrics.InFlight.Dec()
@@ -106,7 +83,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 				}
 				s.log.LogAttrs(r.Context(), slog.LevelError, "panic answering a request",
 					slog.String("request_id", st.id), slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
-				if !sw.wrote {
+				if !sw.Wrote {
 					writeError(sw, r, http.StatusInternalServerError, "internal", "internal error")
 				}
 			}
@@ -119,10 +96,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			if !slices.Contains(methods, method) {
 				method = "OTHER"
 			}
-			code := sw.code
-			if !sw.wrote {
-				code = http.StatusOK
-			}
+			code := sw.Status()
 			s.metrics.observe(route, method, code, d)
 			level := slog.LevelInfo
 			if code >= 500 {

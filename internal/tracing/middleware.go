@@ -14,6 +14,8 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/repairx/repairxctl/internal/httpx"
 )
 
 // ScopeName is the instrumentation scope of the server spans.
@@ -83,7 +85,7 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, span := pt.tracer.Start(ctx, method, trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(attrs...))
 
-	sw := &statusWriter{ResponseWriter: w}
+	sw := &httpx.StatusWriter{ResponseWriter: w}
 	r = r.WithContext(ctx)
 	defer func() {
 		p := recover()
@@ -99,16 +101,13 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // finish records what is known once the handler is done.
-func finish(span trace.Span, r *http.Request, sw *statusWriter, panicked bool) {
+func finish(span trace.Span, r *http.Request, sw *httpx.StatusWriter, panicked bool) {
 	// A ServeMux directly inside Middleware leaves its pattern on r; one
 	// further in works on a copy and calls RecordRoute itself.
 	if r.Pattern != "" {
 		nameRoute(span, r)
 	}
-	code := sw.code
-	if !sw.wrote {
-		code = http.StatusOK
-	}
+	code := sw.Status()
 	switch {
 	case panicked:
 		span.SetAttributes(semconv.ErrorTypeKey.String("panic"))
@@ -118,7 +117,7 @@ func finish(span trace.Span, r *http.Request, sw *statusWriter, panicked bool) {
 		span.SetAttributes(semconv.ErrorTypeKey.String(strconv.Itoa(code)))
 		span.SetStatus(codes.Error, "")
 	}
-	if !panicked || sw.wrote {
+	if !panicked || sw.Wrote {
 		span.SetAttributes(semconv.HTTPResponseStatusCode(code))
 	}
 	if id := sw.Header().Get(requestIDHeader); id != "" {
@@ -201,28 +200,3 @@ func clean(s string, n int) string {
 	}
 	return s
 }
-
-// statusWriter records the status code and keeps http.ResponseController
-// working through Unwrap.
-type statusWriter struct {
-	http.ResponseWriter
-	code  int
-	wrote bool
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	// 1xx responses are informational: the final status comes later.
-	if !w.wrote && code >= 200 {
-		w.code, w.wrote = code, true
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if !w.wrote {
-		w.code, w.wrote = http.StatusOK, true
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
