@@ -18,26 +18,9 @@ import (
 	"time"
 
 	"github.com/repairx/repairxctl/internal/server/certs"
+	"github.com/repairx/repairxctl/internal/testenv"
 	"github.com/repairx/repairxctl/internal/ui"
 )
-
-// syncBuffer is a bytes.Buffer safe to read while serve writes its logs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func freePort(t *testing.T) string {
 	t.Helper()
@@ -51,10 +34,10 @@ func freePort(t *testing.T) string {
 
 // startServe runs `repairxctl serve` in this process until the returned
 // stop is called; stop returns the exit code.
-func startServe(t *testing.T, args ...string) (stderr *syncBuffer, stop func() int) {
+func startServe(t *testing.T, args ...string) (stderr *testenv.Buffer, stop func() int) {
 	t.Helper()
 	ios, _, _, _ := ui.Test()
-	errOut := &syncBuffer{}
+	errOut := &testenv.Buffer{}
 	ios.ErrOut = errOut
 	f := NewFactory(ios)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -92,7 +75,7 @@ func httpsClient(t *testing.T, dataDir string) *http.Client {
 }
 
 // waitLive polls until the server answers its liveness probe.
-func waitLive(t *testing.T, base string, stderr *syncBuffer, dataDir string) *http.Client {
+func waitLive(t *testing.T, base string, stderr *testenv.Buffer, dataDir string) *http.Client {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {

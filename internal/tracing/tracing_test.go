@@ -1,7 +1,6 @@
 package tracing
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -20,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
+	"github.com/repairx/repairxctl/internal/testenv"
 	"github.com/repairx/repairxctl/internal/tracing/tracingtest"
 )
 
@@ -29,23 +29,6 @@ const (
 	parentTrace = "4bf92f3577b34da6a3ce929d0e0e4736"
 	parentSpan  = "00f067aa0ba902b7"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // startTracing runs setup against the collector and shuts it down when the
 // test ends.
@@ -95,7 +78,7 @@ func byName(t *testing.T, spans []tracingtest.Span, name string) tracingtest.Spa
 
 func TestServerSpansReachTheCollector(t *testing.T) {
 	c := tracingtest.New(t)
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	startTracing(t, c, Options{SampleRatio: 1, ServiceName: "repairx-test", ServiceVersion: "9.9.9",
 		Logger: slog.New(slog.NewJSONHandler(logs, nil))}, testTuning())
 
@@ -304,7 +287,7 @@ func TestExportErrorsAreLoggedAndHeadersSent(t *testing.T) {
 	t.Setenv("OTEL_EXPORTER_OTLP_HEADERS", "authorization=Bearer%20tok-123")
 	c := tracingtest.New(t)
 	c.Fail(http.StatusBadRequest)
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	shutdown := startTracing(t, c, Options{SampleRatio: 1, Logger: slog.New(slog.NewJSONHandler(logs, nil))}, testTuning())
 	rec := httptest.NewRecorder()
 	Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "fine") })).
@@ -460,7 +443,7 @@ func TestEndpointWithPathPrefix(t *testing.T) {
 func TestLogLineCarriesTheExportedTraceID(t *testing.T) {
 	c := tracingtest.New(t)
 	startTracing(t, c, Options{SampleRatio: 1, Logger: slog.New(slog.DiscardHandler)}, testTuning())
-	var out syncBuffer
+	var out testenv.Buffer
 	log := slog.New(LogHandler(slog.NewJSONHandler(&out, nil)))
 	srv := httptest.NewServer(Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		log.InfoContext(r.Context(), "handled", "n", 1)
