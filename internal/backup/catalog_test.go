@@ -10,6 +10,7 @@ import (
 
 	"github.com/repairx/repairxctl/internal/backup"
 	"github.com/repairx/repairxctl/internal/backup/repo"
+	"github.com/repairx/repairxctl/internal/backup/repo/repotest"
 )
 
 // backupAt runs a backup of source as if at t.
@@ -27,7 +28,7 @@ func backupAt(t *testing.T, r repo.Repository, source string, at time.Time) *bac
 
 func TestListAndResolve(t *testing.T) {
 	t.Parallel()
-	r, _ := fileRepo(t)
+	r, _ := repotest.OpenFile(t)
 	day := time.Date(2026, 11, 20, 2, 0, 0, 0, time.UTC)
 	a1 := backupAt(t, r, "alpha", day)
 	a2 := backupAt(t, r, "alpha", day.Add(24*time.Hour))
@@ -103,7 +104,7 @@ func TestListAndResolve(t *testing.T) {
 
 func TestPrune(t *testing.T) {
 	t.Parallel()
-	r, _ := fileRepo(t)
+	r, _ := repotest.OpenFile(t)
 	now := time.Now().UTC()
 	var ms []*backup.Manifest
 	for _, age := range []int{40, 20, 10, 1} {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/repairx/repairxctl/internal/backup"
+	"github.com/repairx/repairxctl/internal/backup/repo/repotest"
 )
 
 // makeTree builds a data directory with what a backup must keep (modes,
@@ -105,7 +106,7 @@ func readTree(t *testing.T, dir string) map[string]treeEntry {
 func TestDirectoryRoundTrip(t *testing.T) {
 	t.Parallel()
 	src, _ := makeTree(t)
-	r, _ := fileRepo(t)
+	r, _ := repotest.OpenFile(t)
 	k := newKeyPair(t)
 	s, err := backup.NewDirectorySource("files", src)
 	if err != nil {
@@ -197,7 +198,7 @@ func TestDirectoryRestoreToFile(t *testing.T) {
 		t.Skip("FIFOs and sockets in the tree")
 	}
 	src, _ := makeTree(t)
-	r, _ := fileRepo(t)
+	r, _ := repotest.OpenFile(t)
 	s, _ := backup.NewDirectorySource("files", src)
 	res, err := backup.Run(t.Context(), r, s, backup.RunOptions{Encryption: backup.Encryption{Unencrypted: true}})
 	if err != nil {

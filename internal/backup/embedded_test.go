@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/repairx/repairxctl/internal/backup"
+	"github.com/repairx/repairxctl/internal/backup/repo/repotest"
 	"github.com/repairx/repairxctl/internal/store/sqlite"
 )
 
@@ -72,7 +73,7 @@ func TestEmbeddedRoundTrip(t *testing.T) {
 	}
 	want := sqliteContent(t, path)
 
-	r, _ := fileRepo(t)
+	r, _ := repotest.OpenFile(t)
 	k := newKeyPair(t)
 	s, err := backup.NewEmbeddedSource("", path)
 	if err != nil {
@@ -154,7 +155,7 @@ func TestEmbeddedRoundTrip(t *testing.T) {
 
 func TestEmbeddedMissing(t *testing.T) {
 	t.Parallel()
-	r, _ := fileRepo(t)
+	r, _ := repotest.OpenFile(t)
 	s, _ := backup.NewEmbeddedSource("", filepath.Join(t.TempDir(), "nope.db"))
 	_, err := backup.Run(context.Background(), r, s, backup.RunOptions{Encryption: backup.Encryption{Unencrypted: true}})
 	if !errors.Is(err, os.ErrNotExist) {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/repairx/repairxctl/internal/backup"
 	"github.com/repairx/repairxctl/internal/backup/repo"
+	"github.com/repairx/repairxctl/internal/backup/repo/repotest"
 	"github.com/repairx/repairxctl/internal/testenv"
 )
 
@@ -81,7 +82,7 @@ func smallBackup(t *testing.T, r repo.Repository, enc backup.Encryption) *backup
 
 func TestNoEncryptionRefused(t *testing.T) {
 	t.Parallel()
-	r, _ := fileRepo(t)
+	r, _ := repotest.OpenFile(t)
 	s := &memSource{name: "x", data: []byte("x")}
 	_, err := backup.Run(t.Context(), r, s, backup.RunOptions{})
 	if err == nil || !strings.Contains(err.Error(), "unencrypted only when") {
@@ -94,7 +95,7 @@ func TestNoEncryptionRefused(t *testing.T) {
 
 func TestWrongIdentity(t *testing.T) {
 	t.Parallel()
-	r, _ := fileRepo(t)
+	r, _ := repotest.OpenFile(t)
 	k, other := newKeyPair(t), newKeyPair(t)
 	m := smallBackup(t, r, k.encryption())
 
@@ -118,7 +119,7 @@ func TestWrongIdentity(t *testing.T) {
 
 func TestPassphrase(t *testing.T) {
 	t.Parallel()
-	r, _ := fileRepo(t)
+	r, _ := repotest.OpenFile(t)
 	m := smallBackup(t, r, backup.Encryption{Passphrase: "correct horse", ScryptWorkFactor: 10})
 	if m.Encryption.Mode != backup.EncryptionScrypt || len(m.Encryption.Recipients) != 0 {
 		t.Errorf("encryption = %+v", m.Encryption)
@@ -184,7 +185,7 @@ func TestDamagedObjects(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			r, dir := fileRepo(t)
+			r, dir := repotest.OpenFile(t)
 			m := smallBackup(t, r, tc.enc)
 			damage(t, dir, m, tc.damage)
 			if tc.fixSize {
@@ -235,7 +236,7 @@ func TestDamagedObjects(t *testing.T) {
 
 func TestDamagedManifest(t *testing.T) {
 	t.Parallel()
-	r, _ := fileRepo(t)
+	r, _ := repotest.OpenFile(t)
 	k := newKeyPair(t)
 	m := smallBackup(t, r, k.encryption())
 	good := getObject(t, r, m.Ref().Prefix()+"manifest.json")
@@ -263,7 +264,7 @@ func TestDamagedManifest(t *testing.T) {
 
 func TestMissingManifest(t *testing.T) {
 	t.Parallel()
-	r, _ := fileRepo(t)
+	r, _ := repotest.OpenFile(t)
 	k := newKeyPair(t)
 	old := smallBackup(t, r, k.encryption())
 	m := smallBackup(t, r, k.encryption())
@@ -319,7 +320,7 @@ func TestDumpFailsAfterOutput(t *testing.T) {
 	for _, summary := range []bool{true, false} {
 		t.Run(fmt.Sprintf("summary=%v", summary), func(t *testing.T) {
 			t.Parallel()
-			r, _ := fileRepo(t)
+			r, _ := repotest.OpenFile(t)
 			// A complete-looking stream, then a failure.
 			fake := fakePgDump(t, `head -c 5000000 /dev/urandom; echo "pg_dump: error: Dumping the contents of table \"t\" failed: simulated" >&2; exit 1`)
 			s, _ := backup.NewPostgresSource("db", pg.NewDatabase(t), backup.PostgresOptions{BinDir: fake, NoTableSummary: !summary})
@@ -335,7 +336,7 @@ func TestDumpFailsAfterOutput(t *testing.T) {
 func TestDumpKilled(t *testing.T) {
 	t.Parallel()
 	pg := testenv.Postgres(t)
-	r, _ := fileRepo(t)
+	r, _ := repotest.OpenFile(t)
 	pidFile := filepath.Join(t.TempDir(), "pid")
 	fake := fakePgDump(t, `echo $$ > `+pidFile+`; exec cat /dev/urandom`)
 	s, _ := backup.NewPostgresSource("db", pg.NewDatabase(t), backup.PostgresOptions{BinDir: fake})
@@ -363,7 +364,7 @@ func TestDumpKilled(t *testing.T) {
 func TestCancelMidRun(t *testing.T) {
 	t.Parallel()
 	pg := testenv.Postgres(t)
-	r, _ := fileRepo(t)
+	r, _ := repotest.OpenFile(t)
 	pidFile := filepath.Join(t.TempDir(), "pid")
 	fake := fakePgDump(t, `echo $$ > `+pidFile+`; exec cat /dev/urandom`)
 	s, _ := backup.NewPostgresSource("db", pg.NewDatabase(t), backup.PostgresOptions{BinDir: fake})
@@ -429,7 +430,7 @@ func TestUploadFailsMidway(t *testing.T) {
 			t.Parallel()
 			var base repo.Repository
 			if name == "file" {
-				base, _ = fileRepo(t)
+				base, _ = repotest.OpenFile(t)
 			} else {
 				base = s3Repo(t)
 			}
@@ -452,7 +453,7 @@ func TestUploadFailsMidway(t *testing.T) {
 // cannot be written: the run fails and removes the data object.
 func TestManifestWriteFails(t *testing.T) {
 	t.Parallel()
-	base, _ := fileRepo(t)
+	base, _ := repotest.OpenFile(t)
 	r := &manifestFailRepo{Repository: base}
 	k := newKeyPair(t)
 	_, err := backup.Run(t.Context(), r, &memSource{name: "src", data: []byte("data")}, backup.RunOptions{Encryption: k.encryption()})
@@ -476,7 +477,7 @@ func TestConcurrentRuns(t *testing.T) {
 			t.Parallel()
 			var r repo.Repository
 			if name == "file" {
-				r, _ = fileRepo(t)
+				r, _ = repotest.OpenFile(t)
 			} else {
 				r = s3Repo(t)
 			}
@@ -557,7 +558,7 @@ func TestStaleLock(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			r, _ := fileRepo(t)
+			r, _ := repotest.OpenFile(t)
 			b, _ := jsonMarshal(tc.holder)
 			if err := r.CreateExclusive(t.Context(), "src/lock", b); err != nil {
 				t.Fatal(err)
@@ -581,7 +582,7 @@ func TestStaleLock(t *testing.T) {
 	}
 	t.Run("unreadable", func(t *testing.T) {
 		t.Parallel()
-		r, _ := fileRepo(t)
+		r, _ := repotest.OpenFile(t)
 		if err := r.CreateExclusive(t.Context(), "src/lock", []byte("garbage")); err != nil {
 			t.Fatal(err)
 		}
@@ -596,7 +597,7 @@ func TestStaleLock(t *testing.T) {
 	})
 	t.Run("break-by-hand", func(t *testing.T) {
 		t.Parallel()
-		r, _ := fileRepo(t)
+		r, _ := repotest.OpenFile(t)
 		b, _ := jsonMarshal(cases[2].holder)
 		r.CreateExclusive(t.Context(), "src/lock", b)
 		info, err := backup.BreakLock(t.Context(), r, "src")
@@ -612,7 +613,7 @@ func TestStaleLock(t *testing.T) {
 // TestLockRenewed: a run longer than its lock's TTL keeps the lock.
 func TestLockRenewed(t *testing.T) {
 	t.Parallel()
-	r, _ := fileRepo(t)
+	r, _ := repotest.OpenFile(t)
 	k := newKeyPair(t)
 	var renewed atomic.Bool
 	entered, release := make(chan struct{}), make(chan struct{})

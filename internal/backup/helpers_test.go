@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -19,17 +18,6 @@ import (
 )
 
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
-
-// fileRepo returns an empty file repository and its directory.
-func fileRepo(t *testing.T) (repo.Repository, string) {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "repo")
-	r, err := repo.Open(t.Context(), "file://"+filepath.ToSlash(dir), repo.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r, dir
-}
 
 // s3Repo returns an empty repository in a fresh bucket of the harness's S3
 // server, under a prefix.

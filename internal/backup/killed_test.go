@@ -15,6 +15,7 @@ import (
 
 	"github.com/repairx/repairxctl/internal/backup"
 	"github.com/repairx/repairxctl/internal/backup/repo"
+	"github.com/repairx/repairxctl/internal/backup/repo/repotest"
 	"github.com/repairx/repairxctl/internal/testenv"
 )
 
@@ -60,7 +61,7 @@ func TestKilledMidRun(t *testing.T) {
 			var r repo.Repository
 			if name == "file" {
 				var dir string
-				r, dir = fileRepo(t)
+				r, dir = repotest.OpenFile(t)
 				env = append(env, "BACKUP_HELPER_REPO=file://"+dir)
 			} else {
 				srv := testenv.S3(t)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/repairx/repairxctl/internal/backup"
 	"github.com/repairx/repairxctl/internal/backup/repo"
+	"github.com/repairx/repairxctl/internal/backup/repo/repotest"
 )
 
 // genSource generates size bytes as they are read: deterministic, half
@@ -113,7 +114,7 @@ func TestBoundedMemory(t *testing.T) {
 		open  func(t *testing.T) repo.Repository
 		bound uint64
 	}{
-		{"file", func(t *testing.T) repo.Repository { r, _ := fileRepo(t); return r }, 64 << 20},
+		{"file", func(t *testing.T) repo.Repository { r, _ := repotest.OpenFile(t); return r }, 64 << 20},
 		// The S3 upload holds Concurrency+1 parts of 16 MiB on top.
 		{"s3", s3Repo, 64<<20 + (repo.DefaultConcurrency+1)*repo.DefaultPartSize},
 	}

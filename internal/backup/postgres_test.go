@@ -15,6 +15,7 @@ import (
 
 	"github.com/repairx/repairxctl/internal/backup"
 	"github.com/repairx/repairxctl/internal/backup/repo"
+	"github.com/repairx/repairxctl/internal/backup/repo/repotest"
 	"github.com/repairx/repairxctl/internal/testenv"
 )
 
@@ -240,7 +241,7 @@ func TestPostgresRoundTrip(t *testing.T) {
 		name string
 		open func(t *testing.T) repo.Repository
 	}{
-		{"file", func(t *testing.T) repo.Repository { r, _ := fileRepo(t); return r }},
+		{"file", func(t *testing.T) repo.Repository { r, _ := repotest.OpenFile(t); return r }},
 		{"s3", s3Repo},
 	}
 	for _, rp := range repos {
@@ -366,7 +367,7 @@ func TestPostgresRestoreTestDetectsMismatch(t *testing.T) {
 	pg := testenv.Postgres(t)
 	src := pg.NewDatabase(t)
 	execSQL(t, src, "CREATE TABLE t (id int, v text); INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 10) g")
-	r, _ := fileRepo(t)
+	r, _ := repotest.OpenFile(t)
 	s, _ := backup.NewPostgresSource("db", src, backup.PostgresOptions{})
 	res, err := backup.Run(t.Context(), r, s, backup.RunOptions{Encryption: backup.Encryption{Unencrypted: true}})
 	if err != nil {
@@ -394,7 +395,7 @@ func TestPostgresRestoreTestDetectsMismatch(t *testing.T) {
 func TestPostgresSourceErrors(t *testing.T) {
 	t.Parallel()
 	pg := testenv.Postgres(t)
-	r, _ := fileRepo(t)
+	r, _ := repotest.OpenFile(t)
 	missing := strings.Replace(pg.URL(), "/postgres?", "/no_such_database?", 1)
 	s, err := backup.NewPostgresSource("gone", missing, backup.PostgresOptions{})
 	if err != nil {
@@ -442,7 +443,7 @@ func TestPostgresPassword(t *testing.T) {
 	fake := fakePgDump(t, `for a in "$@"; do case "$a" in *hunter2*) echo "password on the command line" >&2; exit 3;; esac; done
 [ "$PGPASSWORD" = pw-hunter2 ] || { echo "PGPASSWORD not set" >&2; exit 4; }
 exec `+filepath.Join(pg.BinDir(), "pg_dump")+` "$@"`)
-	r, _ := fileRepo(t)
+	r, _ := repotest.OpenFile(t)
 	s, _ := backup.NewPostgresSource("pw", url, backup.PostgresOptions{BinDir: fake, NoTableSummary: true})
 	if _, err := backup.Run(t.Context(), r, s, backup.RunOptions{Encryption: backup.Encryption{Unencrypted: true}}); err != nil {
 		t.Fatal(err)
@@ -468,7 +469,7 @@ func TestPostgresWithoutSummary(t *testing.T) {
 	pg := testenv.Postgres(t)
 	src := pg.NewDatabase(t)
 	execSQL(t, src, "CREATE TABLE t (id int, v text); INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 10) g")
-	r, _ := fileRepo(t)
+	r, _ := repotest.OpenFile(t)
 	k := newKeyPair(t)
 	s, _ := backup.NewPostgresSource("db", src, backup.PostgresOptions{NoTableSummary: true})
 	res, err := backup.Run(t.Context(), r, s, backup.RunOptions{Encryption: k.encryption()})

@@ -18,21 +18,9 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
 
-// openFileRepo opens a file repository in a directory that does not exist
-// yet: the first write creates it.
-func openFileRepo(t *testing.T) (repo.Repository, string) {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "repo")
-	r, err := repo.Open(t.Context(), "file://"+filepath.ToSlash(dir), repo.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r, dir
-}
-
 func TestFile(t *testing.T) {
 	repotest.Run(t, func(t *testing.T) repo.Repository {
-		r, _ := openFileRepo(t)
+		r, _ := repotest.OpenFile(t)
 		return r
 	})
 }
@@ -40,7 +28,7 @@ func TestFile(t *testing.T) {
 func TestFileModes(t *testing.T) {
 	old := syscall.Umask(0) // the modes must not depend on a lax umask
 	defer syscall.Umask(old)
-	r, dir := openFileRepo(t)
+	r, dir := repotest.OpenFile(t)
 	ctx := t.Context()
 	if _, err := r.Put(ctx, "a/b/c", strings.NewReader("x"), repo.PutOptions{}); err != nil {
 		t.Fatal(err)
@@ -81,7 +69,7 @@ func TestFileModes(t *testing.T) {
 // TestFileSymlinkEscape plants symbolic links in the repository that point
 // outside it: no operation may follow them out.
 func TestFileSymlinkEscape(t *testing.T) {
-	r, dir := openFileRepo(t)
+	r, dir := repotest.OpenFile(t)
 	ctx := t.Context()
 	outside := t.TempDir()
 	if err := os.WriteFile(filepath.Join(outside, "secret"), []byte("outside"), 0o600); err != nil {
@@ -129,7 +117,7 @@ func TestFileSymlinkEscape(t *testing.T) {
 // TestFileStaleTemp covers what a killed process leaves: a temporary file of
 // some age, which only a cut-off older than its age keeps.
 func TestFileStaleTemp(t *testing.T) {
-	r, dir := openFileRepo(t)
+	r, dir := repotest.OpenFile(t)
 	ctx := t.Context()
 	if _, err := r.Put(ctx, "b/obj", strings.NewReader("x"), repo.PutOptions{}); err != nil {
 		t.Fatal(err)
@@ -163,7 +151,7 @@ func TestFileStaleTemp(t *testing.T) {
 }
 
 func TestFileMissingRoot(t *testing.T) {
-	r, dir := openFileRepo(t)
+	r, dir := repotest.OpenFile(t)
 	ctx := t.Context()
 	if objs, err := r.List(ctx, ""); err != nil || len(objs) != 0 {
 		t.Errorf("List of a repository never written = %v, %v", objs, err)
@@ -184,7 +172,7 @@ func TestFileMissingRoot(t *testing.T) {
 
 // TestFileDeletePrunesDirectories: pruned backups leave no empty directories.
 func TestFileDeletePrunesDirectories(t *testing.T) {
-	r, dir := openFileRepo(t)
+	r, dir := repotest.OpenFile(t)
 	ctx := t.Context()
 	for _, k := range []string{"backups/2024/01/data", "backups/2024/02/data"} {
 		if _, err := r.Put(ctx, k, strings.NewReader("x"), repo.PutOptions{}); err != nil {

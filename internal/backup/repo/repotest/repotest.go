@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"path/filepath"
 	"runtime"
 	"runtime/metrics"
 	"slices"
@@ -25,6 +26,18 @@ import (
 // BigSize is the size of the object the memory test streams; with
 // repo.MinPartSize parts it takes eight of them.
 const BigSize = 40 << 20
+
+// OpenFile opens a file repository in a directory of t's that does not
+// exist yet (the first write creates it) and returns it with that directory.
+func OpenFile(t *testing.T) (repo.Repository, string) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "repo")
+	r, err := repo.Open(t.Context(), "file://"+filepath.ToSlash(dir), repo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, dir
+}
 
 // Run runs the suite. open returns an empty repository for the (sub)test it is
 // given; it is called once per subtest, and subtests run in parallel except
