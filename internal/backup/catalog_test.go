@@ -174,10 +174,21 @@ func TestPrune(t *testing.T) {
 		t.Errorf("prune left its lock: %v", err)
 	}
 
-	// Never the newest complete backup, whatever the policy.
-	res, err = backup.Prune(t.Context(), r, "", backup.Policy{KeepLast: 1}, now.AddDate(1, 0, 0), false)
+	// Never the newest complete backup, whatever the policy: a year on, no
+	// rule of this one keeps any backup (keep-last would keep the newest by
+	// itself and prove nothing).
+	res, err = backup.Prune(t.Context(), r, "", backup.Policy{KeepDays: 1}, now.AddDate(1, 0, 0), false)
 	if err != nil {
 		t.Fatal(err)
+	}
+	newest := false
+	for _, d := range res.Decisions {
+		if d.Entry.ID == ms[3].ID {
+			newest = d.Keep && strings.Contains(strings.Join(d.Reasons, "; "), "the newest complete backup")
+		}
+	}
+	if !newest {
+		t.Errorf("the newest complete backup %s was not kept as such: %+v", ms[3].ID, res.Decisions)
 	}
 	entries, _ = backup.List(t.Context(), r, "")
 	left = left[:0]

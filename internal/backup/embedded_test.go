@@ -122,6 +122,20 @@ func TestEmbeddedRoundTrip(t *testing.T) {
 	if got := sqliteContent(t, filepath.Join(dir, sqlite.DefaultFileName)); got != want {
 		t.Errorf("restored data directory differs")
 	}
+	// A directory that holds something else is not empty: refused, and
+	// nothing is written into it.
+	busy := filepath.Join(t.TempDir(), "busy")
+	if err := os.MkdirAll(busy, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(busy, "other"), []byte("mine"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = backup.Restore(ctx, r, m.Ref(), k.ids(), backup.Target{Dir: busy}, backup.RestoreOptions{})
+	mustErr(t, err, backup.ErrTargetNotEmpty)
+	if ents, _ := os.ReadDir(busy); len(ents) != 1 || ents[0].Name() != "other" {
+		t.Errorf("a refused restore changed the directory: %v", ents)
+	}
 
 	// Over the live store: refused without force, and with force while its
 	// WAL holds commits.

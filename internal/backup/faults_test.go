@@ -434,11 +434,14 @@ func TestUploadFailsMidway(t *testing.T) {
 			} else {
 				base = s3Repo(t)
 			}
-			r := &failingRepo{Repository: base, failAfter: 7 << 20}
+			// Parts of the smallest size, so that the failure comes after the
+			// first part: an S3 multipart upload is under way when it fails
+			// (with the default 16 MiB parts it would fail before one starts).
+			r := &failingRepo{Repository: base, failAfter: repo.MinPartSize + 2<<20}
 			data := make([]byte, 20<<20)
 			_, _ = rand.Read(data)
 			k := newKeyPair(t)
-			_, err := backup.Run(t.Context(), r, &memSource{name: "src", data: data}, backup.RunOptions{Encryption: k.encryption()})
+			_, err := backup.Run(t.Context(), r, &memSource{name: "src", data: data}, backup.RunOptions{Encryption: k.encryption(), PartSize: repo.MinPartSize})
 			mustErr(t, err, repo.ErrUnavailable)
 			noObjects(t, base)
 			// Nothing half-uploaded is left either.

@@ -45,7 +45,14 @@ func FuzzAcquireLock(f *testing.F) {
 			lockOptions{operation: "backup", ttl: time.Minute, now: func() time.Time { return now }, rep: newReporter(nil)})
 
 		var info LockInfo
-		respected := len(content) <= 1<<16 && json.Unmarshal(content, &info) == nil && info.staleReason(now, host) == ""
+		// The rule, spelled out here rather than taken from staleReason (the
+		// code under test): a lock that parses is live until it expires,
+		// unless its holder is a process of this host that is gone.
+		respected := len(content) <= 1<<16 && json.Unmarshal(content, &info) == nil &&
+			!now.After(info.Expires) && (info.Host != host || info.PID <= 0 || pidAlive(info.PID))
+		if reason := info.staleReason(now, host); respected && reason != "" {
+			t.Fatalf("staleReason calls the live lock %q stale: %s", content, reason)
+		}
 		rc, gerr := r.Get(context.Background(), key)
 		if gerr != nil {
 			t.Fatalf("the lock object is gone: %v", gerr)

@@ -41,6 +41,9 @@ func FuzzDecide(f *testing.F) {
 	f.Add(0, 0, 1<<40, 1<<40, 1<<40, int64(1<<62), daily)
 	f.Add(-1, 0, 0, 0, 0, int64(0), daily)
 	f.Add(0, 0, 0, 0, 0, int64(-1), daily)
+	// Every backup older than any rule keeps: only "the newest complete
+	// backup" keeps one.
+	f.Add(0, 1, 0, 0, 0, int64(0), []byte{0, 0xff, 0xf0, 0, 0xff, 0x00, 1, 0x00, 0x01})
 	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, keepLast, keepDays, keepDaily, keepWeekly, keepMonthly int, grace int64, spec []byte) {
 		p := Policy{KeepLast: keepLast, KeepDays: keepDays, KeepDaily: keepDaily, KeepWeekly: keepWeekly,

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -128,11 +129,43 @@ func TestPlaintextCappedByManifest(t *testing.T) {
 	r := newMemRepo()
 	s.store(t, r, true)
 	out := filepath.Join(t.TempDir(), "restored.db")
-	_, err := Restore(t.Context(), r, ref, nil, Target{File: out}, RestoreOptions{})
+	// A failed restore removes its temporary file, so what was written is
+	// measured by the plaintext progress the restore reported.
+	rec := &maxProgress{}
+	_, err := Restore(t.Context(), r, ref, nil, Target{File: out}, RestoreOptions{Reporter: rec})
 	if !errors.Is(err, ErrIntegrity) || !strings.Contains(err.Error(), "longer than the manifest") {
 		t.Fatalf("restore of an object longer than its manifest: %v", err)
 	}
-	if fi, err := os.Stat(out); err == nil && fi.Size() > 2<<20 {
-		t.Errorf("the restore wrote %d bytes before it stopped, the manifest says %d", fi.Size(), 1<<20)
+	if n := rec.get(PhaseRestore); n == 0 || n > 2<<20 {
+		t.Errorf("the restore read %d plaintext bytes before it stopped, the manifest says %d", n, 1<<20)
 	}
+	if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a failed restore left %s: %v", out, err)
+	}
+	if ents, _ := os.ReadDir(filepath.Dir(out)); len(ents) != 0 {
+		t.Errorf("a failed restore left %v", ents)
+	}
+}
+
+// maxProgress is a Reporter that keeps the largest progress of each phase.
+type maxProgress struct {
+	mu  sync.Mutex
+	max map[Phase]int64
+}
+
+func (p *maxProgress) Progress(phase Phase, n, _ int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.max == nil {
+		p.max = map[Phase]int64{}
+	}
+	p.max[phase] = max(p.max[phase], n)
+}
+
+func (p *maxProgress) Warning(string) {}
+
+func (p *maxProgress) get(phase Phase) int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.max[phase]
 }

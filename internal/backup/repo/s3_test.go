@@ -139,8 +139,11 @@ func TestS3ConditionalPut(t *testing.T) {
 	}
 }
 
-// TestS3StorageClassAndSSE: the server accepts objects written with a storage
-// class and server-side encryption, single and multipart.
+// TestS3StorageClassAndSSE: every request that creates an object (PutObject,
+// single and for CreateExclusive, and CreateMultipartUpload) asks for the
+// storage class and server-side encryption given, and the server accepts
+// them. The test server ignores both (its HEAD answers STANDARD and no SSE),
+// so the requests themselves are checked, on their way through a proxy.
 func TestS3StorageClassAndSSE(t *testing.T) {
 	for _, o := range []repo.Options{
 		{StorageClass: "STANDARD_IA"},
@@ -151,7 +154,19 @@ func TestS3StorageClassAndSSE(t *testing.T) {
 	} {
 		t.Run(o.StorageClass+"_"+o.SSE, func(t *testing.T) {
 			t.Parallel()
-			r, srv, bucket := openS3Repo(t, func(opts *repo.Options) {
+			var mu sync.Mutex
+			var creates []http.Header // the headers of each request that creates an object
+			var createReqs []string
+			r, _, srv, bucket := openProxied(t, func(_ int, req *http.Request) (int, string) {
+				q := req.URL.Query()
+				if (req.Method == http.MethodPut && !q.Has("partNumber")) || (req.Method == http.MethodPost && q.Has("uploads")) {
+					mu.Lock()
+					creates = append(creates, req.Header.Clone())
+					createReqs = append(createReqs, req.Method+" "+req.URL.RequestURI())
+					mu.Unlock()
+				}
+				return 0, ""
+			}, func(opts *repo.Options) {
 				opts.StorageClass, opts.SSE, opts.SSEKMSKeyID = o.StorageClass, o.SSE, o.SSEKMSKeyID
 			})
 			for _, size := range []int{10, repo.MinPartSize + 10} {
@@ -159,14 +174,33 @@ func TestS3StorageClassAndSSE(t *testing.T) {
 				if _, err := r.Put(t.Context(), key, bytes.NewReader(make([]byte, size)), repo.PutOptions{PartSize: repo.MinPartSize}); err != nil {
 					t.Fatalf("Put of %d bytes: %v", size, err)
 				}
-				head, err := srv.Client().HeadObject(t.Context(), &s3.HeadObjectInput{Bucket: &bucket, Key: aws.String("backups/db/" + key)})
+				head, err := srv.Client().HeadObject(t.Context(), &s3.HeadObjectInput{Bucket: &bucket, Key: aws.String("p/" + key)})
 				if err != nil {
 					t.Fatal(err)
 				}
-				t.Logf("%d bytes: stored with storage class %q, SSE %q", size, head.StorageClass, head.ServerSideEncryption)
+				if aws.ToInt64(head.ContentLength) != int64(size) {
+					t.Errorf("%d bytes: the server holds %d", size, aws.ToInt64(head.ContentLength))
+				}
 			}
 			if err := r.CreateExclusive(t.Context(), "lock", []byte("x")); err != nil {
 				t.Fatalf("CreateExclusive: %v", err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			// PutObject, CreateMultipartUpload, PutObject (the lock).
+			if len(creates) != 3 {
+				t.Fatalf("%d requests created objects, want 3: %q", len(creates), createReqs)
+			}
+			for i, h := range creates {
+				for name, want := range map[string]string{
+					"X-Amz-Storage-Class":                         o.StorageClass,
+					"X-Amz-Server-Side-Encryption":                o.SSE,
+					"X-Amz-Server-Side-Encryption-Aws-Kms-Key-Id": o.SSEKMSKeyID,
+				} {
+					if got := h.Get(name); got != want {
+						t.Errorf("%s: %s = %q, want %q", createReqs[i], name, got, want)
+					}
+				}
 			}
 		})
 	}
