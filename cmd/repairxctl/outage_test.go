@@ -15,7 +15,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -152,14 +151,30 @@ func TestRedisOutage(t *testing.T) {
 	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" {
 		t.Errorf("login with Redis cut off: %d, Retry-After %q; want 503 with Retry-After (fail closed)", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
+	// Counted before /me, whose revocation check counts its own failure:
+	// this is the rate limiter's failure on the refused login alone.
+	afterLogin := backendErrors(t, c, n.base)
+	if afterLogin <= before {
+		t.Errorf("repairx_ratelimit_backend_errors_total went from %v to %v on a login refused for the outage", before, afterLogin)
+	}
 	if r := call(t, c, "GET", n.base+"/api/v1/me", "", "Authorization", "Bearer "+tok); r.status != 200 {
 		t.Errorf("/me with Redis cut off: %d %v, want 200 (the api class fails open by default)", r.status, r.body)
 	}
-	if after := backendErrors(t, c, n.base); after <= before {
-		t.Errorf("repairx_ratelimit_backend_errors_total went from %v to %v during the outage", before, after)
+	if after := backendErrors(t, c, n.base); after <= afterLogin {
+		t.Errorf("repairx_ratelimit_backend_errors_total went from %v to %v on /me during the outage", afterLogin, after)
 	}
-	if err := n.cmd.Process.Signal(syscall.Signal(0)); err != nil {
+	// The node stays up: liveness still answers while readiness says 503.
+	// (Signal 0 cannot tell: it succeeds on a serve that has exited and is
+	// not yet reaped, which it is not until the test's cleanup.)
+	if resp, err := c.Get(n.base + "/api/health/live"); err != nil {
+		n.mu.Lock()
+		defer n.mu.Unlock()
 		t.Fatalf("serve died during the Redis outage: %v\n%s", err, n.log.String())
+	} else {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("live with Redis cut off: %d, want 200 (only readiness depends on Redis)", resp.StatusCode)
+		}
 	}
 
 	proxy.setCut(false)
