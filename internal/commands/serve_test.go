@@ -282,3 +282,75 @@ func TestServePlainHTTPOnLoopbackWarns(t *testing.T) {
 		t.Errorf("no warning:\n%s", stderr.String())
 	}
 }
+
+// TestServeRestoresRevocationsAtStart: on one node without Redis, a session
+// logged out before a restart stays logged out after it, although its
+// access token has not expired (serve rebuilds the in-memory revocation
+// list from the store at start-up).
+func TestServeRestoresRevocationsAtStart(t *testing.T) {
+	dir := isolate(t)
+	dataDir := filepath.Join(dir, "data-dir")
+	ios, in, _, errOut := ui.Test()
+	in.WriteString("a password long enough\n")
+	if code := Run(context.Background(), strings.Fields("user create --data-dir "+dataDir+" --email m@example.test --role manager --password-stdin"), NewFactory(ios)); code != 0 {
+		t.Fatalf("user create exit %d: %s", code, errOut)
+	}
+	addr := freePort(t)
+	base := "https://" + addr
+	me := func(c *http.Client, token string) int {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, base+"/api/v1/me", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+
+	stderr, stop := startServe(t, "--data-dir", dataDir, "--listen", addr)
+	c := waitLive(t, base, stderr, dataDir)
+	var tokens [2]string // the first is logged out, the second not
+	for i := range tokens {
+		resp, err := c.Post(base+"/api/v1/auth/login", "application/json",
+			strings.NewReader(`{"email":"m@example.test","password":"a password long enough"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var login struct {
+			AccessToken string `json:"accessToken"`
+		}
+		json.NewDecoder(resp.Body).Decode(&login)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || login.AccessToken == "" {
+			t.Fatalf("login %d: %d; stderr:\n%s", i, resp.StatusCode, stderr.String())
+		}
+		tokens[i] = login.AccessToken
+	}
+	req, _ := http.NewRequest(http.MethodPost, base+"/api/v1/auth/logout", nil)
+	req.Header.Set("Authorization", "Bearer "+tokens[0])
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("logout: %d", resp.StatusCode)
+	}
+	if got := me(c, tokens[0]); got != http.StatusUnauthorized {
+		t.Fatalf("the logged-out token before the restart: %d, want 401", got)
+	}
+	if code := stop(); code != 0 {
+		t.Fatalf("serve exit %d; stderr:\n%s", code, stderr.String())
+	}
+
+	stderr, _ = startServe(t, "--data-dir", dataDir, "--listen", addr)
+	c = waitLive(t, base, stderr, dataDir)
+	if got := me(c, tokens[0]); got != http.StatusUnauthorized {
+		t.Errorf("the token logged out before the restart: %d after it, want 401", got)
+	}
+	if got := me(c, tokens[1]); got != http.StatusOK {
+		t.Errorf("the token still signed in: %d after the restart, want 200", got)
+	}
+}
