@@ -199,6 +199,14 @@ func TestErrorsNameKeyAndSource(t *testing.T) {
 			[]string{`server.cors_origins: "app.example.com" is not an origin`}},
 		{"half a TLS pair", "server:\n  tls:\n    cert_file: a.crt\n", "",
 			[]string{"server.tls.cert_file and server.tls.key_file go together"}},
+		{"credentials in the tracing endpoint", "tracing:\n  endpoint: https://svc:hunter2@otel.example:4318\n", "",
+			[]string{"config: tracing.endpoint: must not carry credentials", "repairxctl.yaml:2"}},
+		{"query in the tracing endpoint", "tracing:\n  endpoint: https://otel.example:4318/?token=hunter2\n", "",
+			[]string{"config: tracing.endpoint: must not have a query or fragment"}},
+		{"tracing endpoint without a scheme", "tracing:\n  endpoint: otel.example:4318\n", "",
+			[]string{"config: tracing.endpoint:", "is not an http(s) URL"}},
+		{"tracing sample ratio above 1", "tracing:\n  sample_ratio: 1.5\n", "",
+			[]string{"config: tracing.sample_ratio: must be from 0 to 1, got 1.5"}},
 		{"two errors at once", "output: xml\nverbose: true\nquiet: true\n", "",
 			[]string{"output:", "quiet and verbose cannot both be set"}},
 	}
@@ -220,6 +228,9 @@ func TestErrorsNameKeyAndSource(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q does not contain %q", err, w)
 				}
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("error %q echoes a secret", err)
 			}
 		})
 	}
