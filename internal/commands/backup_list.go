@@ -78,7 +78,8 @@ the encryption mode, with a summary.
 
 Exit status: 0 listed, also when there is no backup; 2 bad usage or
 configuration; 4 the repository refused the credentials; 10 the bucket
-does not exist; 75 the repository was unreachable (safe to retry).`,
+or the repository directory does not exist; 75 the repository was
+unreachable (safe to retry).`,
 		Example: `  repairxctl backup list --repo offsite
   repairxctl backup list --repo file:///var/backups/repairx --source main
 

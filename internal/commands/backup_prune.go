@@ -86,7 +86,8 @@ it waits for no running backup, it fails (exit 11) instead.
 --dry-run prints the decisions and changes nothing. Piped, each backup is
 one line: id, source, time, state, keep|delete|failed, reasons.
 
-Exit status: 0 pruned (or nothing to prune); 11 a backup of the source is
+Exit status: 0 pruned (or nothing to prune); 10 the bucket or the
+repository directory does not exist; 11 a backup of the source is
 running (its lock is held); 2 bad usage or configuration; 4 the repository
 refused the credentials; 75 the repository was unreachable (safe to retry);
 1 some deletions failed (listed).`,

@@ -296,7 +296,10 @@ func (r *fileRepo) List(ctx context.Context, prefix string) ([]Object, error) {
 	objs := []Object{}
 	root, err := r.openRoot(false)
 	if notExist(err) {
-		return objs, nil
+		// As an S3 bucket that does not exist: a mistyped path must not
+		// read as a repository without backups.
+		return nil, fmt.Errorf("list %s: directory %s does not exist (the first backup run creates it): %w",
+			r.url, r.dir, ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", r.where(prefix), err)

@@ -150,11 +150,18 @@ func TestFileStaleTemp(t *testing.T) {
 	}
 }
 
+// TestFileMissingRoot: a repository directory that does not exist is not
+// found (as a missing S3 bucket), so a mistyped path cannot read as a
+// repository without backups; reading never creates it, the first write does.
 func TestFileMissingRoot(t *testing.T) {
-	r, dir := repotest.OpenFile(t)
+	dir := filepath.Join(t.TempDir(), "never-written")
+	r, err := repo.Open(t.Context(), "file://"+filepath.ToSlash(dir), repo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx := t.Context()
-	if objs, err := r.List(ctx, ""); err != nil || len(objs) != 0 {
-		t.Errorf("List of a repository never written = %v, %v", objs, err)
+	if objs, err := r.List(ctx, ""); !errors.Is(err, repo.ErrNotFound) || !strings.Contains(err.Error(), dir) {
+		t.Errorf("List of a missing directory = %v, %v; want ErrNotFound naming %s", objs, err, dir)
 	}
 	if _, err := r.Stat(ctx, "x"); !errors.Is(err, repo.ErrNotFound) {
 		t.Errorf("Stat: %v", err)
@@ -167,6 +174,12 @@ func TestFileMissingRoot(t *testing.T) {
 	}
 	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("reading created the repository directory: %v", err)
+	}
+	if _, err := r.Put(ctx, "a/1", strings.NewReader("x"), repo.PutOptions{}); err != nil {
+		t.Fatalf("the first Put: %v", err)
+	}
+	if objs, err := r.List(ctx, ""); err != nil || len(objs) != 1 {
+		t.Errorf("List after the first Put = %v, %v; want one object", objs, err)
 	}
 }
 

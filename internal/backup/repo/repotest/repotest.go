@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/metrics"
@@ -27,11 +28,14 @@ import (
 // repo.MinPartSize parts it takes eight of them.
 const BigSize = 40 << 20
 
-// OpenFile opens a file repository in a directory of t's that does not
-// exist yet (the first write creates it) and returns it with that directory.
+// OpenFile opens an empty file repository in a directory of t's and
+// returns it with that directory.
 func OpenFile(t *testing.T) (repo.Repository, string) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "repo")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	r, err := repo.Open(t.Context(), "file://"+filepath.ToSlash(dir), repo.Options{})
 	if err != nil {
 		t.Fatal(err)
