@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -134,6 +135,37 @@ func TestPassphrase(t *testing.T) {
 	k := newKeyPair(t)
 	_, err = backup.Verify(t.Context(), r, m.Ref(), k.ids(), backup.VerifyOptions{})
 	mustErr(t, err, backup.ErrIntegrity)
+}
+
+// TestScryptWorkFactorBounded: a passphrase backup whose header demands
+// more scrypt work than Run ever writes (a forged or damaged header) fails
+// at once as damaged, instead of costing gigabytes first; and Run refuses to
+// write one it could not read back.
+func TestScryptWorkFactorBounded(t *testing.T) {
+	t.Parallel()
+	r, dir := repotest.OpenFile(t)
+	m := smallBackup(t, r, backup.Encryption{Passphrase: "correct horse", ScryptWorkFactor: 10})
+	// The stanza is "-> scrypt SALT 10": the same length with 21.
+	damage(t, dir, m, func(b []byte) []byte {
+		re := regexp.MustCompile(`(?m)^(-> scrypt \S+) 10$`)
+		if !re.Match(b) {
+			t.Fatalf("no scrypt stanza with work factor 10 in the header:\n%.200s", b)
+		}
+		return re.ReplaceAll(b, []byte("$1 21"))
+	})
+	id, _ := backup.PassphraseIdentity("correct horse")
+	_, err := backup.Verify(t.Context(), r, m.Ref(), []age.Identity{id}, backup.VerifyOptions{})
+	mustErr(t, err, backup.ErrIntegrity)
+	if !strings.Contains(err.Error(), "work factor") {
+		t.Errorf("verify = %v, want the work factor named", err)
+	}
+
+	s := &memSource{name: "x", data: []byte("x")}
+	_, err = backup.Run(t.Context(), r, s, backup.RunOptions{Encryption: backup.Encryption{
+		Passphrase: "correct horse", ScryptWorkFactor: backup.MaxScryptWorkFactor + 1}})
+	if err == nil || !strings.Contains(err.Error(), "scrypt work factor") {
+		t.Errorf("run with work factor %d = %v, want it refused", backup.MaxScryptWorkFactor+1, err)
+	}
 }
 
 // damage modifies the data object of m in the file repository at dir.

@@ -96,8 +96,19 @@ func PassphraseIdentity(passphrase string) (age.Identity, error) {
 	if passphrase == "" {
 		return nil, errors.New("empty passphrase")
 	}
-	return age.NewScryptIdentity(passphrase)
+	id, err := age.NewScryptIdentity(passphrase)
+	if err != nil {
+		return nil, err
+	}
+	id.SetMaxWorkFactor(MaxScryptWorkFactor)
+	return id, nil
 }
+
+// MaxScryptWorkFactor is the largest scrypt work factor (log2 of its cost)
+// that Run writes and a passphrase identity accepts: 2^20 needs 1 GiB and a
+// few seconds. age on its own accepts 22 (4 GiB), which a forged header
+// could then demand of the host that verifies or restores.
+const MaxScryptWorkFactor = 20
 
 // Encryption says how Run encrypts a backup: to X25519 Recipients, or with a
 // Passphrase (age scrypt), or, only when Unencrypted is set, not at all.
@@ -138,6 +149,9 @@ func (e Encryption) mode() (string, error) {
 		}
 		return EncryptionX25519, nil
 	case e.Passphrase != "":
+		if e.ScryptWorkFactor < 0 || e.ScryptWorkFactor > MaxScryptWorkFactor {
+			return "", fmt.Errorf("scrypt work factor %d: want 1 to %d (0: age's default, 18)", e.ScryptWorkFactor, MaxScryptWorkFactor)
+		}
 		return EncryptionScrypt, nil
 	default:
 		return EncryptionNone, nil
