@@ -275,9 +275,43 @@ func checkFlagPostgresURL(flag, raw string) error {
 	return nil
 }
 
+// minPassphraseLen is the shortest backup.passphrase accepted, in bytes.
+const minPassphraseLen = 12
+
+// backupPassphrase resolves backup.passphrase ("" when unset).
+func backupPassphrase(cfg *config.Config) (string, error) {
+	pass, err := resolveSecret(cfg, "backup.passphrase", cfg.Backup.Passphrase)
+	if err != nil || pass == "" {
+		return "", err
+	}
+	if len(pass) < minPassphraseLen {
+		return "", exitcode.New(exitcode.Usage, cfg.Invalid("backup.passphrase", "is shorter than %d bytes", minPassphraseLen))
+	}
+	return pass, nil
+}
+
 // readIdentities returns the identities --identity FILE or backup.identity
-// give, nil when neither is set (enough for unencrypted backups).
+// give, and the passphrase identity of backup.passphrase; nil when none is
+// set (enough for unencrypted backups).
 func readIdentities(cfg *config.Config, io *ui.IOStreams, file string) ([]age.Identity, error) {
+	ids, err := readKeyIdentities(cfg, io, file)
+	if err != nil {
+		return nil, err
+	}
+	pass, err := backupPassphrase(cfg)
+	if err != nil || pass == "" {
+		return ids, err
+	}
+	id, err := backup.PassphraseIdentity(pass)
+	if err != nil {
+		return nil, exitcode.New(exitcode.Usage, cfg.Invalid("backup.passphrase", "%v", err))
+	}
+	return append(ids, id), nil
+}
+
+// readKeyIdentities returns the identities --identity FILE or
+// backup.identity give, nil when neither is set.
+func readKeyIdentities(cfg *config.Config, io *ui.IOStreams, file string) ([]age.Identity, error) {
 	if file != "" {
 		st, err := os.Stat(file)
 		if err != nil {
@@ -335,7 +369,7 @@ func backupError(ctx context.Context, err error) error {
 	case errors.Is(err, backup.ErrBadReference):
 		return exitcode.New(exitcode.Usage, err)
 	case errors.Is(err, backup.ErrIdentityRequired):
-		return exitcode.New(exitcode.Usage, fmt.Errorf("%w: give --identity FILE or set backup.identity", err))
+		return exitcode.New(exitcode.Usage, fmt.Errorf("%w: give --identity FILE or set backup.identity (backup.passphrase for a passphrase backup)", err))
 	case errors.Is(err, backup.ErrNotFound), errors.Is(err, repo.ErrNotFound):
 		return exitcode.New(exitcode.NotFound, err)
 	case errors.Is(err, repo.ErrDenied):

@@ -137,7 +137,7 @@ repository was unreachable (safe to retry); 130 interrupted.`,
 	fl := cmd.Flags()
 	fl.StringVar(&opts.At, "at", "", "restore the newest complete backup started at or before `TIME`")
 	fl.StringVar(&opts.Source, "source", "", "the backup's source `NAME` (when the repository holds several)")
-	fl.StringVar(&opts.IdentityFile, "identity", "", "decrypt with the age identity in `FILE` (default backup.identity)")
+	fl.StringVar(&opts.IdentityFile, "identity", "", "decrypt with the age identity in `FILE` (default backup.identity; backup.passphrase reads --passphrase backups)")
 	fl.StringVar(&opts.ToDB, "to-db", "", "restore into the PostgreSQL database `URL` (no password) or postgres source NAME")
 	fl.StringVar(&opts.ToDir, "to-dir", "", "restore into the directory `PATH`")
 	fl.StringVar(&opts.ToFile, "to-file", "", "restore the plaintext into the file `PATH`")

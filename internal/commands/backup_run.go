@@ -27,6 +27,7 @@ type BackupRunOptions struct {
 	Source      string   // a name from backup.sources or a source URL
 	Name        string   // the name of a URL source
 	Recipients  []string // --recipient; none: backup.recipients
+	Passphrase  bool     // --passphrase: backup.passphrase instead of recipients
 	Unencrypted bool
 	Format      string // pg_dump format
 	Jobs        int
@@ -96,8 +97,11 @@ history show it): use PGPASSWORD, ~/.pgpass, or a named source whose url is
 a config secret (file:PATH or env:NAME).
 
 Backups are encrypted to every --recipient (or backup.recipients, plus
-backup.recipients_file): public keys from 'backup keygen'. --unencrypted is
-refused unless the config sets backup.allow_unencrypted: true.
+backup.recipients_file): public keys from 'backup keygen', so the host that
+writes backups cannot read them. --passphrase encrypts with the passphrase
+of backup.passphrase (age scrypt) instead; verify and restore then read it
+from the same key. --unencrypted is refused unless the config sets
+backup.allow_unencrypted: true.
 
 Output: the backup's id, source, size, duration, SHA-256 and recipients on
 stdout; with --quiet nothing at all on success, as cron wants. On stderr, a
@@ -139,6 +143,9 @@ its host, pid and start); 75 the repository or database was unreachable
 			if opts.Unencrypted && (len(opts.Recipients) > 0 || cmd.Flags().Changed("recipients-file")) {
 				return exitcode.Usagef("--unencrypted and recipients exclude each other")
 			}
+			if opts.Passphrase && (opts.Unencrypted || len(opts.Recipients) > 0 || cmd.Flags().Changed("recipients-file")) {
+				return exitcode.Usagef("--passphrase excludes --unencrypted and recipients")
+			}
 			backupOptions(f, &opts.BackupOptions)
 			if runF != nil {
 				return runF(opts)
@@ -153,6 +160,7 @@ its host, pid and start); 75 the repository or database was unreachable
 	fl.StringArrayVar(&opts.Recipients, "recipient", nil, "encrypt to the age public key `age1...` (repeatable; default backup.recipients)")
 	fl.String("recipients-file", "", "also encrypt to the recipients in `FILE`, one per line")
 	bindKey(fl, "recipients-file", "backup.recipients_file")
+	fl.BoolVar(&opts.Passphrase, "passphrase", false, "encrypt with the passphrase of backup.passphrase (age scrypt) instead of recipients")
 	fl.BoolVar(&opts.Unencrypted, "unencrypted", false, "write the backup unencrypted (only with backup.allow_unencrypted: true)")
 	fl.StringVar(&opts.Format, "format", "", "pg_dump `FORMAT`: custom (streamed) or directory (parallel, staged)")
 	fl.IntVar(&opts.Jobs, "jobs", 0, "parallel pg_dump jobs `N` (directory format)")
@@ -280,6 +288,16 @@ func backupEncryption(cfg *config.Config, opts *BackupRunOptions) (backup.Encryp
 			return backup.Encryption{}, exitcode.Usagef("--unencrypted is refused: backups are encrypted unless the config sets backup.allow_unencrypted: true")
 		}
 		return backup.Encryption{Unencrypted: true}, nil
+	}
+	if opts.Passphrase {
+		pass, err := backupPassphrase(cfg)
+		if err != nil {
+			return backup.Encryption{}, err
+		}
+		if pass == "" {
+			return backup.Encryption{}, exitcode.Usagef("--passphrase: backup.passphrase is not set (a secret reference: file:PATH or env:NAME)")
+		}
+		return backup.Encryption{Passphrase: pass}, nil
 	}
 	var recips []*age.X25519Recipient
 	list, from := opts.Recipients, "--recipient"

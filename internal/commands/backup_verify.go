@@ -59,7 +59,8 @@ before it: RFC 3339 or 2006-01-02). Name the source with --source when the
 repository holds several.
 
 --identity FILE is the age identity from 'backup keygen' (or set
-backup.identity, a secret such as file:PATH); unencrypted backups need none.
+backup.identity, a secret such as file:PATH); backups made with --passphrase
+read backup.passphrase; unencrypted backups need none.
 
 --restore-test also restores a PostgreSQL backup into the scratch database
 --scratch-db (which must exist and be empty, unless --force-scratch) and
@@ -106,7 +107,7 @@ unreachable (safe to retry); 130 interrupted; 1 anything else.`,
 	addRepoFlag(cmd)
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Source, "source", "", "the backup's source `NAME` (when the repository holds several)")
-	fl.StringVar(&opts.IdentityFile, "identity", "", "decrypt with the age identity in `FILE` (default backup.identity)")
+	fl.StringVar(&opts.IdentityFile, "identity", "", "decrypt with the age identity in `FILE` (default backup.identity; backup.passphrase reads --passphrase backups)")
 	fl.BoolVar(&opts.RestoreTest, "restore-test", false, "also restore a PostgreSQL backup into --scratch-db and compare every table")
 	fl.StringVar(&opts.ScratchDB, "scratch-db", "", "the empty scratch database: a `URL` without password, or a postgres source's name")
 	fl.BoolVar(&opts.ForceScratch, "force-scratch", false, "restore into the scratch database even if it is not empty")

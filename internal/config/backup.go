@@ -22,6 +22,9 @@ type BackupConfig struct {
 	// Identity is the age identity (AGE-SECRET-KEY-1...) that verify and
 	// restore decrypt with; it never belongs on the host that writes backups.
 	Identity Secret `mapstructure:"identity" json:"identity"`
+	// Passphrase encrypts `backup run --passphrase` backups (age scrypt) and
+	// decrypts them in verify and restore.
+	Passphrase Secret `mapstructure:"passphrase" json:"passphrase"`
 	// AllowUnencrypted permits `backup run --unencrypted`.
 	AllowUnencrypted bool `mapstructure:"allow_unencrypted" json:"allow_unencrypted"`
 	// CompressionLevel is the zstd level, 1 to 22.
@@ -129,6 +132,7 @@ func backupKeys() []Key {
 		{Name: "backup.recipients", Default: []string{}, Doc: "age public keys (age1...) every backup is encrypted to."},
 		{Name: "backup.recipients_file", Default: "", Doc: "File of more age recipients, one per line ('#' comments)."},
 		{Name: "backup.identity", Default: "", Secret: true, Doc: "age identity (AGE-SECRET-KEY-1...) verify and restore decrypt with (a secret; file:PATH). Never on the host that writes backups."},
+		{Name: "backup.passphrase", Default: "", Secret: true, Doc: "age passphrase (scrypt) of `backup run --passphrase`, and for verify and restore of such backups (a secret; file:PATH, env:NAME). A host that can write these backups can read them: prefer recipients."},
 		{Name: "backup.allow_unencrypted", Default: false, Doc: "Allow `backup run --unencrypted`. Off: every backup is encrypted."},
 		{Name: "backup.compression_level", Default: 3, Doc: "zstd level of new backups, 1 (fastest) to 22 (smallest)."},
 		{Name: "backup.staging_dir", Default: "", Doc: "Where formats that need local disk are staged (pg_dump directory format, its restores). Empty: the system's temporary directory."},
@@ -264,6 +268,9 @@ func (c *Config) validateBackup(add func(key, format string, args ...any)) {
 	if err := b.Identity.Check(); err != nil {
 		add("backup.identity", "%v", err)
 	}
+	if err := b.Passphrase.Check(); err != nil {
+		add("backup.passphrase", "%v", err)
+	}
 	if b.CompressionLevel < 1 || b.CompressionLevel > 22 {
 		add("backup.compression_level", "must be from 1 to 22, got %d", b.CompressionLevel)
 	}
@@ -323,6 +330,7 @@ func (c *Config) resolveBackupPaths(rel func(key string, p *string)) {
 		*s = Secret("file:" + p)
 	}
 	secret("backup.identity", &b.Identity)
+	secret("backup.passphrase", &b.Passphrase)
 	secret("backup.notify.slack_webhook", &b.Notify.SlackWebhook)
 	secret("backup.notify.email.password", &b.Notify.Email.Password)
 	for name, s := range b.Sources {
